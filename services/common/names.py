@@ -1,0 +1,116 @@
+"""Every NATS name Switchboard uses: streams, subjects, durable consumers and KV buckets.
+
+Nothing else in the code base spells a subject. Subjects carry the item id as their last
+token, so `switchboard trace ID` (or any NATS client) can find an item in every stream, and
+a stream that keeps one message per subject refuses a second copy of the same item.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Streams
+EVENTS = "SB_EVENTS"  # verified, normalised items from ingest
+ENRICHED = "SB_ENRICHED"  # items with account, area, intent and KB match
+QUEUES = "SB_QUEUES"  # per-team queues: the PMs' inboxes
+ANSWERS = "SB_ANSWERS"  # items answered from the knowledge base
+DROPPED = "SB_DROPPED"  # items a `drop` rule removed, with the reason
+RECORDS = "SB_RECORDS"  # account and usage events, applied to the directory
+DLQ = "SB_DLQ"  # dead letters: what a stage could not process, with the reason
+
+# Subject prefixes (the stream's subjects are `<prefix>.>`)
+EVENTS_PREFIX = "sb.events"
+ENRICHED_PREFIX = "sb.enriched"
+QUEUE_PREFIX = "sb.queue"
+ANSWERS_PREFIX = "sb.answers"
+DROPPED_PREFIX = "sb.dropped"
+RECORDS_PREFIX = "sb.records"
+DLQ_PREFIX = "sb.dlq"
+REPLAY_TOKEN = "replay"
+
+STREAM_PREFIXES = {
+    EVENTS: EVENTS_PREFIX,
+    ENRICHED: ENRICHED_PREFIX,
+    QUEUES: QUEUE_PREFIX,
+    ANSWERS: ANSWERS_PREFIX,
+    DROPPED: DROPPED_PREFIX,
+    RECORDS: RECORDS_PREFIX,
+    DLQ: DLQ_PREFIX,
+}
+
+# Durable pull consumers
+ENRICH_CONSUMER = "enrich"
+ROUTE_CONSUMER = "route"
+
+# KV buckets
+ACCOUNTS_BUCKET = "sb_accounts"
+
+UNROUTED_TEAM = "unrouted"
+
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def check_token(value: str) -> str:
+    """Source names, team names and item ids become subject tokens: no dots, spaces or wildcards."""
+    if not TOKEN_RE.match(value):
+        raise ValueError(f"{value!r} must contain only letters, digits, '-' and '_'")
+    return value
+
+
+def event_subject(source: str, item_id: str) -> str:
+    return f"{EVENTS_PREFIX}.{source}.{item_id}"
+
+
+def replay_subject(prefix: str, source: str, item_id: str, replay_no: int) -> str:
+    """A replayed item re-enters a stage's input stream under its own subject (the original is still there)."""
+    return f"{prefix}.{source}.{item_id}.{REPLAY_TOKEN}{replay_no}"
+
+
+def enriched_subject(source: str, item_id: str) -> str:
+    return f"{ENRICHED_PREFIX}.{source}.{item_id}"
+
+
+def queue_subject(team: str, item_id: str) -> str:
+    return f"{QUEUE_PREFIX}.{team}.{item_id}"
+
+
+def queue_filter(team: str) -> str:
+    """What a PM's NATS client subscribes to for one team's queue."""
+    return f"{QUEUE_PREFIX}.{team}.>"
+
+
+def answer_subject(source: str, item_id: str) -> str:
+    return f"{ANSWERS_PREFIX}.{source}.{item_id}"
+
+
+def dropped_subject(source: str, item_id: str) -> str:
+    return f"{DROPPED_PREFIX}.{source}.{item_id}"
+
+
+def record_subject(source: str, item_id: str) -> str:
+    return f"{RECORDS_PREFIX}.{source}.{item_id}"
+
+
+def dlq_subject(stage: str, item_id: str) -> str:
+    return f"{DLQ_PREFIX}.{stage}.{item_id}"
+
+
+def all_stream_filter(stream: str) -> str:
+    return f"{STREAM_PREFIXES[stream]}.>"
+
+
+def account_key(account_id: str) -> str:
+    return "id." + kv_token(account_id)
+
+
+def domain_key(domain: str) -> str:
+    return "domain." + kv_token(domain.lower())
+
+
+def external_key(external_id: str) -> str:
+    return "ext." + kv_token(external_id)
+
+
+def kv_token(value: str) -> str:
+    """KV keys allow [-/_=.a-zA-Z0-9]; anything else is hex-escaped so every id has one key."""
+    return "".join(c if (c.isascii() and (c.isalnum() or c in "-_.")) else f"={ord(c):x}" for c in value)

@@ -1,0 +1,213 @@
+"""What every source adapter provides. Adapters are pure: no I/O, no clock, no environment.
+
+An adapter is a module-level object with:
+- `kind`: the `kind` value in sources.yaml
+- `content_types`: the media types this sender uses (anything else is 415)
+- `verify(request, secrets, source, now)`: raise `AuthenticationFailed` (401) or `Forbidden` (403);
+   runs on the raw bytes, before any parsing. `secrets` are the resolved values of the source's
+   `secrets` env vars, `tokens` those of its `tokens` env vars. `now` is unix seconds.
+- `decode(request)`: parse the body (JSON/XML/form) or raise `MalformedBody` (400).
+- `reply(payload, request)`: an immediate answer that publishes nothing (Slack url_verification),
+   or None.
+- `normalise(payload, request, source)`: a list of `Draft`s, one per event; raise `NormaliseError`
+   when the payload is valid but not something we can make an item of (it is dead-lettered, not lost).
+- `acknowledge(ids)`: the success reply; the default is 202 JSON `{"accepted": N, "ids": [...]}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Mapping, Protocol, Sequence
+
+from schemas.item import AccountRef, AccountUpdate, Category, Person
+from services.config.models import SourceConfig
+from services.ingest.errors import AuthenticationFailed, MalformedBody
+
+MAX_DEPTH = 64
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """The raw HTTP request as ingest received it. Header names are lower-case."""
+
+    method: str
+    path: str  # path plus query string, as sent
+    headers: Mapping[str, str]
+    body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    media_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Draft:
+    """One normalised event, before ingest stamps its id, source and receive time."""
+
+    delivery_id: str
+    event_type: str
+    category: Category = "feedback"
+    title: str | None = None
+    text: str | None = None
+    html: str | None = None
+    url: str | None = None
+    occurred_at: datetime | None = None
+    person: Person | None = None
+    account_hint: AccountRef | None = None
+    account_update: AccountUpdate | None = None
+    score: float | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None
+
+
+class Adapter(Protocol):
+    kind: str
+    content_types: frozenset[str]
+
+    def verify(
+        self, request: InboundRequest, secrets: Sequence[str], tokens: Sequence[str], source: SourceConfig, now: float
+    ) -> None: ...
+
+    def decode(self, request: InboundRequest) -> Any: ...
+
+    def reply(self, payload: Any, request: InboundRequest) -> Reply | None: ...
+
+    def normalise(self, payload: Any, request: InboundRequest, source: SourceConfig) -> list[Draft]: ...
+
+    def acknowledge(self, ids: Sequence[str]) -> Reply: ...
+
+
+# ---- helpers shared by adapters (pure) -------------------------------------------------------
+
+
+def accepted_reply(ids: Sequence[str]) -> Reply:
+    return Reply(202, json.dumps({"accepted": len(ids), "ids": list(ids)}).encode())
+
+
+def any_digest_matches(expected: Sequence[bytes | str], candidates: Sequence[bytes | str]) -> bool:
+    """Constant-time comparison of every expected digest against every candidate; no early exit."""
+    ok = False
+    for e in expected:
+        eb = e.encode() if isinstance(e, str) else e
+        for c in candidates:
+            cb = c.encode() if isinstance(c, str) else c
+            ok |= hmac.compare_digest(eb, cb)
+    return ok
+
+
+def hmac_digest(secret: bytes | str, message: bytes, algo: str = "sha256") -> bytes:
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, message, getattr(hashlib, algo)).digest()
+
+
+def require_secrets(secrets: Sequence[str]) -> None:
+    if not secrets:
+        raise AuthenticationFailed("no secret is configured for this source (set its env vars)")
+
+
+def check_timestamp(ts: float, now: float, tolerance: float = 300, *, future: bool = True) -> None:
+    if now - ts > tolerance:
+        raise AuthenticationFailed("timestamp too old")
+    if future and ts - now > tolerance:
+        raise AuthenticationFailed("timestamp too far in the future")
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Reject nesting deeper than `limit` (iteratively, so a hostile document cannot blow the stack)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise MalformedBody(f"nesting deeper than {limit}")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+
+
+def precheck_json_depth(body: bytes, limit: int = MAX_DEPTH) -> None:
+    """Scan bracket depth before json.loads (which would recurse). Strings are skipped correctly."""
+    depth = 0
+    in_str = False
+    escaped = False
+    for b in body:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif b == 0x5C:  # backslash
+                escaped = True
+            elif b == 0x22:
+                in_str = False
+        elif b == 0x22:
+            in_str = True
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                raise MalformedBody(f"nesting deeper than {limit}")
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+
+
+def decode_json(body: bytes) -> Any:
+    precheck_json_depth(body)
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedBody(f"body is not valid JSON: {exc}") from None
+
+
+def utc_from_unix(value: float | int | str | None, *, millis: bool = False) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if millis:
+        v /= 1000.0
+    try:
+        return datetime.fromtimestamp(v, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def utc_from_iso(value: str | None) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def dig(payload: Any, *path: str | int) -> Any:
+    """payload['a'][0]['b'] without KeyErrors: None when any step is missing."""
+    node = payload
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(node, list) or not -len(node) <= step < len(node):
+                return None
+            node = node[step]
+        else:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(step)
+    return node
