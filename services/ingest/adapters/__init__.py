@@ -9,6 +9,8 @@ from services.ingest.adapters.base import Adapter
 # kind -> module name under services.ingest.adapters
 _MODULES = {
     "standard": "standard",
+    "zendesk": "zendesk",
+    "intercom": "intercom",
 }
 
 ADAPTERS: dict[str, Adapter] = {
