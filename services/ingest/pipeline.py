@@ -1,0 +1,114 @@
+"""The decision core of ingest (pure): from a raw request to the items to store, a dead letter, or a reply.
+
+The HTTP layer (services.ingest.app) checks source, size and content type, then calls `accept`, then
+publishes what it returns. Nothing here touches the network, the clock or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+from schemas.item import DeadLetter, Item, item_id
+from services.config.models import SourceConfig
+from services.ingest.adapters.base import Adapter, Draft, InboundRequest, Reply, body_hash
+from services.ingest.errors import NormaliseError
+
+# Request headers never stored (they authenticate; a replay does not need them)
+_SECRET_HEADER_WORDS = ("signature", "authorization", "token", "cookie", "secret")
+
+
+@dataclass
+class Accepted:
+    items: list[Item] = field(default_factory=list)
+    dead_letter: DeadLetter | None = None
+    reply: Reply | None = None  # an immediate reply that stores nothing (Slack url_verification)
+
+
+def safe_headers(headers: dict[str, str] | object) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in dict(headers).items()  # type: ignore[call-overload]
+        if not any(word in k.lower() for word in _SECRET_HEADER_WORDS)
+    }
+
+
+def build_item(draft: Draft, source: SourceConfig, received_at: datetime) -> Item:
+    return Item(
+        id=item_id(source.name, draft.delivery_id),
+        source=source.name,
+        kind=source.kind,
+        event_type=draft.event_type,
+        category=draft.category,
+        delivery_id=draft.delivery_id,
+        received_at=received_at,
+        occurred_at=draft.occurred_at,
+        title=draft.title,
+        text=draft.text,
+        html=draft.html,
+        url=draft.url,
+        person=draft.person,
+        account_hint=draft.account_hint,
+        account_update=draft.account_update,
+        score=draft.score,
+        attributes=draft.attributes,
+        raw=draft.raw,
+    )
+
+
+def dead_letter_request(
+    request: InboundRequest, source: SourceConfig, reason: str, received_at: datetime, error: str
+) -> DeadLetter:
+    try:
+        text, b64 = request.body.decode("utf-8"), None
+    except UnicodeDecodeError:
+        import base64
+
+        text, b64 = None, base64.b64encode(request.body).decode()
+    return DeadLetter(
+        id=item_id(source.name, "raw:" + body_hash(request.body)),
+        stage="ingest",
+        reason=reason,
+        error=error,
+        failed_at=received_at,
+        source=source.name,
+        raw_body=text,
+        raw_body_b64=b64,
+        headers={**safe_headers(request.headers), ":path": request.path, ":method": request.method},
+    )
+
+
+def accept(
+    request: InboundRequest,
+    source: SourceConfig,
+    adapter: Adapter,
+    secrets: Sequence[str],
+    tokens: Sequence[str],
+    now: float,
+    received_at: datetime,
+) -> Accepted:
+    """Verify (raises AuthenticationFailed/Forbidden), decode (raises MalformedBody), then normalise.
+    A verified payload that cannot be normalised becomes a dead letter: accepted and kept, never lost."""
+    adapter.verify(request, secrets, tokens, source, now)
+    payload = adapter.decode(request)
+    immediate = adapter.reply(payload, request)
+    if immediate is not None:
+        return Accepted(reply=immediate)
+    return normalise(request, payload, source, adapter, received_at)
+
+
+def normalise(
+    request: InboundRequest, payload: object, source: SourceConfig, adapter: Adapter, received_at: datetime
+) -> Accepted:
+    try:
+        drafts = adapter.normalise(payload, request, source)
+    except NormaliseError as exc:
+        return Accepted(dead_letter=dead_letter_request(request, source, str(exc), received_at, "NormaliseError"))
+    except Exception as exc:  # noqa: BLE001 - a bug in our adapter must never lose the customer's words
+        reason = f"adapter bug: {type(exc).__name__}: {exc}"
+        return Accepted(dead_letter=dead_letter_request(request, source, reason, received_at, type(exc).__name__))
+    for draft in drafts:
+        if not draft.delivery_id:
+            draft.delivery_id = "body:" + body_hash(request.body)
+    return Accepted(items=[build_item(d, source, received_at) for d in drafts])

@@ -1,0 +1,74 @@
+"""The route stage: SB_ENRICHED → rules.yaml → a team queue, the answers stream, a drop or a record."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Sequence
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+
+from schemas.item import Item
+from services.common import names
+from services.common.broker import publish_item
+from services.common.consumer import Stage, run_stage
+from services.common.errors import PermanentError
+from services.common.logging import get_logger
+from services.common.settings import Settings
+from services.config.models import Config
+from services.route.outputs import decided_item, outcome_subject
+from services.route.rules import compile_rules, decide
+
+log = get_logger("switchboard.route")
+
+STAGE = Stage("route", names.ENRICHED, names.ROUTE_CONSUMER, names.all_stream_filter(names.ENRICHED))
+
+
+class RouteHandler:
+    def __init__(self, js: JetStreamContext, config: Config, settings: Settings) -> None:
+        self.js = js
+        self.config = config
+        self.rules = compile_rules(config.rules)
+        self.settings = settings
+
+    async def __call__(self, msgs: Sequence[Msg]) -> list[BaseException | None]:
+        return list(await asyncio.gather(*(self._one(m) for m in msgs)))
+
+    async def _one(self, msg: Msg) -> BaseException | None:
+        try:
+            item = Item.model_validate_json(msg.data)
+        except ValidationError as exc:
+            return PermanentError(f"not a valid item: {exc.errors()[0]['msg']}")
+        try:
+            decision = decide(
+                item, self.rules, self.config.areas, self.config.thresholds.kb, config_version=self.config.version
+            )
+            out = decided_item(item, decision, datetime.now(UTC))
+            subject = outcome_subject(out, decision)
+            stored = await publish_item(
+                self.js,
+                subject,
+                out.model_dump_json().encode(),
+                msg_id=f"{item.id}:decided",
+                timeout=self.settings.publish_timeout_s,
+            )
+        except Exception as exc:  # noqa: BLE001 - classified by the consumer
+            return exc
+        log.info(
+            "item.decided",
+            id=item.id,
+            source=item.source,
+            action=decision.action,
+            team=decision.team,
+            rule=decision.rule,
+            reason=decision.reason,
+            subject=subject,
+            duplicate=stored.duplicate,
+        )
+        return None
+
+
+async def run_route(js: JetStreamContext, config: Config, settings: Settings, stop: asyncio.Event) -> None:
+    await run_stage(js, STAGE, RouteHandler(js, config, settings), settings, stop)

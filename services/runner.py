@@ -1,0 +1,103 @@
+"""Running Switchboard: all services in one process (`switchboard up`) or one service each.
+
+Owns the process lifecycle: the embedded nats-server when no URL is given, the NATS connection,
+stream declaration, the HTTP server and the worker loops, and a clean stop on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterable
+
+import uvicorn
+
+from services.common.broker import connect, resolve_url
+from services.common.embedded import EmbeddedNats
+from services.common.logging import configure, get_logger
+from services.common.settings import Settings
+from services.common.streams import ensure_streams
+from services.config.loader import load_config
+from services.config.models import Config
+
+log = get_logger("switchboard")
+
+SERVICES = ("ingest", "enrich", "route")
+
+
+async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: bool = True) -> None:
+    """Run the given services until SIGINT/SIGTERM. With no NATS URL and `embedded`, start our own nats-server."""
+    services = tuple(services)
+    config: Config = load_config(settings.config)
+    server: EmbeddedNats | None = None
+    if not settings.nats_url and embedded:
+        server = EmbeddedNats(settings.data / "nats").start()
+        server.record(settings.data)
+        log.info("nats.embedded", url=server.url, store=str(server.store_dir))
+    url = server.url if server else resolve_url(settings)
+    nc = await connect(settings, url)
+    js = nc.jetstream()
+    await ensure_streams(js, settings)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    http: uvicorn.Server | None = None
+    try:
+        if "enrich" in services:
+            from services.enrich.worker import run_enrich
+
+            tasks.append(asyncio.create_task(run_enrich(js, config, settings, stop), name="enrich"))
+        if "route" in services:
+            from services.route.worker import run_route
+
+            tasks.append(asyncio.create_task(run_route(js, config, settings, stop), name="route"))
+        log.info("switchboard.up", services=list(services), config=str(settings.config), version=config.version)
+        if "ingest" in services:
+            from services.ingest.app import create_app
+
+            app = create_app(config, settings, nc)
+            http = uvicorn.Server(
+                uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                               lifespan="on", timeout_graceful_shutdown=5)
+            )
+            serve = asyncio.create_task(http.serve(), name="http")
+            await _until_stopped([serve, *tasks], stop, http)
+        else:
+            _install_signals(stop)
+            await _until_stopped(tasks, stop, None)
+    finally:
+        stop.set()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        await nc.drain() if nc.is_connected else await nc.close()
+        if server:
+            server.stop()
+        log.info("switchboard.stopped")
+
+
+def _install_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _until_stopped(tasks: list[asyncio.Task[None]], stop: asyncio.Event, http: uvicorn.Server | None) -> None:
+    """Return when the HTTP server exits (it handles the signals), a worker crashes, or `stop` is set."""
+    waiter = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    stop.set()
+    if http is not None:
+        http.should_exit = True
+    for task in done:
+        if task is not waiter and not task.cancelled() and task.exception():
+            raise task.exception()  # type: ignore[misc]
+
+
+def run_blocking(settings: Settings, services: Iterable[str] = SERVICES, embedded: bool = True) -> None:
+    configure(settings.log_level, settings.log_json)
+    try:
+        import uvloop
+
+        uvloop.run(run(settings, services, embedded))
+    except ImportError:
+        asyncio.run(run(settings, services, embedded))
