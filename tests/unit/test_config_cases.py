@@ -1,0 +1,71 @@
+"""Routing config tests: tests/config_cases/*.yaml run against the example config's rules.
+
+Each file holds `cases: [{name, item: {...}, expect: {rule, action, team, priority?, reason_contains?}}]`.
+`item` is a partial item: the helper fills in id, source, kind, event_type, delivery_id and received_at,
+an account id when `account` is given, and a confidence when `area` is given as a plain id. `kb_threshold`
+(optional, per case) stands in for the calibrated threshold; it defaults to the example config's.
+Add a file here to pin down how your rules route the items you care about.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from schemas.item import Item
+from services.config.loader import load_config
+from services.route.rules import compile_rules, decide
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES_DIR = ROOT / "tests" / "config_cases"
+CONFIG = load_config(ROOT / "examples" / "config")
+RULES = compile_rules(CONFIG.rules)
+
+
+def item_from(partial: dict[str, Any]) -> Item:
+    """A full Item from the few fields a case cares about."""
+    fields = dict(partial)
+    if isinstance(fields.get("account"), dict):
+        fields["account"] = {"id": "acc_case", **fields["account"]}
+    if isinstance(fields.get("area"), str):
+        fields["area"] = {"id": fields["area"], "confidence": 0.9}
+    source = fields.get("source", "native")
+    defaults = {
+        "id": "case",
+        "source": source,
+        "kind": CONFIG.source(source).kind if CONFIG.source(source) else source,
+        "event_type": "message",
+        "delivery_id": "case-1",
+        "received_at": datetime(2025, 1, 1, tzinfo=UTC),
+    }
+    return Item.model_validate({**defaults, **fields})
+
+
+def load_cases() -> list[Any]:
+    params = []
+    for path in sorted(CASES_DIR.glob("*.yaml")):
+        for case in (yaml.safe_load(path.read_text()) or {}).get("cases") or []:
+            params.append(pytest.param(case, id=f"{path.stem}::{case['name']}"))
+    return params
+
+
+@pytest.mark.parametrize("case", load_cases())
+def test_case(case: dict[str, Any]) -> None:
+    threshold = case.get("kb_threshold", CONFIG.thresholds.kb)
+    decision = decide(item_from(case["item"]), RULES, CONFIG.areas, threshold, config_version=CONFIG.version)
+    expect = case["expect"]
+    got = {key: getattr(decision, key) for key in ("rule", "action", "team", "priority") if key in expect}
+    assert got == {key: expect[key] for key in got}, decision.reason
+    if "reason_contains" in expect:
+        assert expect["reason_contains"] in decision.reason
+    assert decision.config_version == CONFIG.version
+
+
+def test_there_are_cases() -> None:
+    assert len(load_cases()) >= 10
