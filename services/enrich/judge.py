@@ -133,8 +133,10 @@ class Judge:
     def judge(self, texts: list[str]) -> list[Judgement]:
         if not texts:
             return []
-        analysis = self.analyse(texts)
-        return [self._judgement(analysis, i) for i in range(len(texts))]
+        return self.judgements(self.analyse(texts))
+
+    def judgements(self, analysis: Analysis) -> list[Judgement]:
+        return [self._judgement(analysis, i) for i in range(len(analysis.intent.best))]
 
     def _judgement(self, analysis: Analysis, i: int) -> Judgement:
         if len(self.area_head):

@@ -1,0 +1,246 @@
+"""`switchboard classify`, `kb ask`, `kb calibrate`, `areas calibrate`: the judge, offline, no server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from services.cli.check import default_config_dir
+from services.common.logging import configure as configure_logging
+from services.config.errors import ConfigError
+from services.config.loader import load_config, save_thresholds
+from services.config.models import Config
+from services.enrich.calibration import Calibration, select_threshold
+from services.enrich.judge import Analysis, Judge, Judgement
+
+BATCH = 64
+err = Console(stderr=True, highlight=False)
+
+ConfigOpt = Annotated[
+    Optional[Path], typer.Option("--config", "-c", help="Config folder (default: $SWITCHBOARD_CONFIG, else ./examples/config).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+LabelledOpt = Annotated[Path, typer.Option("--labelled", help="JSON lines with the right answer per text.", exists=True, dir_okay=False)]
+PrecisionOpt = Annotated[float, typer.Option("--precision", min=0.0, max=1.0, help="Precision required on the answerable ones.")]
+
+kb_app = typer.Typer(help="The knowledge base: ask it a question, calibrate its auto-answer threshold.", no_args_is_help=True)
+areas_app = typer.Typer(help="Product areas: calibrate the area threshold.", no_args_is_help=True)
+
+
+def _load(config_dir: Path | None) -> tuple[Config, Judge]:
+    configure_logging(level="warning")  # an offline command: only warnings (e.g. the BM25 fallback) on stderr
+    directory = config_dir or default_config_dir()
+    try:
+        config = load_config(directory)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    judge = Judge.from_config(config)
+    if judge.encoder.name == "bm25":
+        err.print("note: the MiniLM model is not installed (or SWITCHBOARD_ENCODER=bm25): using the BM25 fallback, "
+                  "which is less accurate; thresholds calibrated with one encoder do not fit the other.", style="yellow")
+    return config, judge
+
+
+def _read_lines(stream: Any, required: tuple[str, ...] = ("text",)) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or any(k not in row for k in required) or not isinstance(row.get("text"), str):
+            raise typer.BadParameter(f"line {number}: needs {', '.join(required)} (text a string)")
+        row.setdefault("id", number)
+        rows.append(row)
+    return rows
+
+
+def _batches(judge: Judge, texts: list[str]) -> Iterator[tuple[int, Analysis]]:
+    """Analyse in batches, with a progress bar on stderr when it is a terminal."""
+    show = sys.stderr.isatty() and len(texts) > BATCH
+    with Progress(console=err, disable=not show, transient=True) as progress:
+        task = progress.add_task("judging", total=len(texts))
+        for start in range(0, len(texts), BATCH):
+            chunk = texts[start : start + BATCH]
+            yield start, judge.analyse(chunk)
+            progress.advance(task, len(chunk))
+
+
+def _judgements(judge: Judge, texts: list[str]) -> list[Judgement]:
+    out: list[Judgement] = []
+    for _, analysis in _batches(judge, texts):
+        out.extend(judge.judgements(analysis))
+    return out
+
+
+def _classify_json(row_id: Any, j: Judgement, judge: Judge) -> dict[str, Any]:
+    return {"id": row_id, "area": j.area.best, "confidence": j.area.confidence,
+            "assigned": j.area.best is not None and j.area.confidence >= judge.area_threshold(), "intent": j.intent}
+
+
+def _ask_json(row_id: Any, j: Judgement, judge: Judge) -> dict[str, Any]:
+    article, score = (j.kb.article, j.kb.score) if j.kb else (None, 0.0)
+    return {"id": row_id, "article": article, "score": score,
+            "answered": article is not None and score >= judge.kb_threshold()}
+
+
+def _run(text: str | None, config_dir: Path | None, as_json: bool, shape, summary) -> None:  # type: ignore[no-untyped-def]
+    _, judge = _load(config_dir)
+    if text is not None:
+        [j] = judge.judge([text])
+        if as_json:
+            print(json.dumps(shape(None, j, judge)))
+        else:
+            summary(judge, text, j)
+        return
+    if sys.stdin.isatty():
+        raise typer.BadParameter("give the text as an argument, or pipe JSON lines {\"id\":..., \"text\":...}")
+    rows = _read_lines(sys.stdin)
+    for row, j in zip(rows, _judgements(judge, [r["text"] for r in rows])):
+        print(json.dumps(shape(row["id"], j, judge)), flush=False)
+    sys.stdout.flush()
+
+
+def _classify_summary(judge: Judge, text: str, j: Judgement) -> None:
+    out = Console(highlight=False)
+    analysis = judge.analyse([text])
+    table = Table(title="classify", show_header=True, header_style="bold")
+    for col in ("decision", "value", "confidence", "threshold"):
+        table.add_column(col)
+    assigned = j.area.id != "unknown"
+    table.add_row("area", f"[green]{j.area.id}[/]" if assigned else f"[yellow]unknown[/] (best guess {j.area.best})",
+                  f"{j.area.confidence:.3f}", f"{judge.area_threshold():.3f}")
+    if len(judge.area_head) > 1:
+        others = ", ".join(f"{judge.area_head.labels[k]} {analysis.area.probs[0, k]:.2f}" for k in analysis.area.top(0)[1:])
+        table.add_row("  runners-up (p)", others, "", "")
+    table.add_row("intent", j.intent, f"{j.intent_confidence:.3f}", "")
+    if j.kb:
+        table.add_row("best article", f"{j.kb.article} — {j.kb.title}", f"{j.kb.score:.3f}", f"{judge.kb_threshold():.3f}")
+    out.print(table)
+    out.print(f"encoder: {judge.encoder.name}", style="dim")
+
+
+def _ask_summary(judge: Judge, text: str, j: Judgement) -> None:
+    out = Console(highlight=False)
+    if j.kb is None:
+        out.print("The knowledge base has no articles.")
+        return
+    answered = j.kb.score >= judge.kb_threshold()
+    verdict = "[green]answered[/]" if answered else "[yellow]not answered[/] (below the threshold)"
+    out.print(f"{verdict}: [bold]{j.kb.article}[/] — {j.kb.title}")
+    out.print(f"score {j.kb.score:.3f}, threshold {judge.kb_threshold():.3f}" + (f", {j.kb.url}" if j.kb.url else ""))
+    out.print(f"encoder: {judge.encoder.name}", style="dim")
+
+
+def classify(text: Annotated[Optional[str], typer.Argument(help="Text to classify; omit to read JSON lines from stdin.")] = None,
+             config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Product area (with confidence; `assigned` when it clears the area threshold) and intent of a text.
+
+    Examples:
+
+        switchboard classify "We were charged twice for the same seats"
+
+        cat items.jsonl | switchboard classify > labels.jsonl
+    """
+    _run(text, config, as_json, _classify_json, _classify_summary)
+
+
+@kb_app.command("ask")
+def kb_ask(question: Annotated[Optional[str], typer.Argument(help="The question; omit to read JSON lines from stdin.")] = None,
+           config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """The best KB article for a question, its calibrated score, and whether it clears the answer threshold."""
+    _run(question, config, as_json, _ask_json, _ask_summary)
+
+
+def _calibrate(kind: str, labelled: Path, precision: float, max_false: float, config_dir: Path | None) -> None:
+    config, judge = _load(config_dir)
+    key, head = ("article", judge.kb_head) if kind == "kb" else ("area", judge.area_head)
+    with labelled.open(encoding="utf-8") as fh:
+        rows = _read_lines(fh, ("text", key))
+    unknown = sorted({str(r[key]) for r in rows if r[key] is not None and r[key] not in head.labels})
+    if unknown:
+        err.print(f"{labelled}: {key}s not in the config: {', '.join(unknown)}", style="red")
+        raise typer.Exit(1)
+    if not rows or not len(head):
+        err.print(f"nothing to calibrate: {len(rows)} labelled lines, {len(head)} {key}s", style="red")
+        raise typer.Exit(1)
+    scores, correct, answerable = [], [], []
+    for start, analysis in _batches(judge, [r["text"] for r in rows]):
+        pred = analysis.kb if kind == "kb" else analysis.area
+        for i, best in enumerate(pred.best):
+            label = rows[start + i][key]
+            scores.append(float(pred.confidence[i]))
+            answerable.append(label is not None)
+            correct.append(label == head.labels[int(best)])
+    cal = select_threshold(scores, correct, answerable, precision=precision, max_false=max_false)
+    _print_calibration(kind, cal, judge.encoder.name)
+    note = {"precision_target": precision, "max_false": max_false, "precision": cal.chosen.precision,
+            "false_rate": cal.chosen.false_rate, "coverage": cal.chosen.coverage, "labelled": len(rows),
+            "file": str(labelled), "encoder": judge.encoder.name, "feasible": cal.feasible,
+            "calibrated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    thresholds = config.thresholds.model_copy(
+        update={kind: round(cal.chosen.threshold, 6), "notes": {**config.thresholds.notes, kind: note}})
+    path = save_thresholds(config.directory, thresholds)
+    Console(highlight=False).print(f"stored {kind}: {thresholds.model_dump()[kind]} in {path}")
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _print_calibration(kind: str, cal: Calibration, encoder: str) -> None:
+    what = "answered" if kind == "kb" else "assigned"
+    p = cal.chosen
+    table = Table(title=f"{kind} calibration ({encoder})", show_header=True, header_style="bold")
+    for col in ("bound", "target", "at chosen threshold", "threshold it needs alone"):
+        table.add_column(col)
+    table.add_row(f"precision ({p.answerable} with a label)", f">= {cal.target_precision:.3f}", _fmt(p.precision),
+                  f"{cal.precision_threshold:.4f}")
+    table.add_row(f"false {what} ({p.unanswerable} null)", f"<= {cal.max_false:.3f}", _fmt(p.false_rate),
+                  f"{cal.false_threshold:.4f}" if p.unanswerable else "n/a (no null lines)")
+    table.add_row("coverage (labelled ones " + what + ")", "", f"{p.coverage:.3f}", "")
+    table.add_row("[bold]threshold chosen[/]", "", f"[bold]{p.threshold:.4f}[/]", "")
+    Console(highlight=False).print(table)
+    if not cal.feasible:
+        err.print(f"no threshold meets both bounds: nothing will be {what} automatically", style="yellow")
+
+
+@kb_app.command("calibrate")
+def kb_calibrate(labelled: LabelledOpt, precision: PrecisionOpt,
+                 max_false_answers: Annotated[float, typer.Option("--max-false-answers", min=0.0, max=1.0,
+                     help="Largest share of unanswerable (null) questions that may still get an answer.")] = 0.10,
+                 config: ConfigOpt = None) -> None:
+    """Choose the auto-answer threshold from labelled questions and store it in calibration.yaml.
+
+    FILE holds JSON lines {"text": ..., "article": id-or-null}; null = no article answers it.
+    """
+    _calibrate("kb", labelled, precision, max_false_answers, config)
+
+
+@areas_app.command("calibrate")
+def areas_calibrate(labelled: LabelledOpt, precision: PrecisionOpt,
+                    max_false_assignments: Annotated[float, typer.Option("--max-false-assignments", min=0.0, max=1.0,
+                        help="Largest share of texts of no area (null) that may still get one.")] = 0.10,
+                    config: ConfigOpt = None) -> None:
+    """Choose the product-area threshold from labelled texts ({"text":..., "area": id-or-null} lines)."""
+    _calibrate("area", labelled, precision, max_false_assignments, config)
+
+
+def register(app: typer.Typer) -> None:
+    """Add classify, kb (ask, calibrate) and areas (calibrate) to the CLI."""
+    app.command("classify")(classify)
+    app.add_typer(kb_app, name="kb")
+    app.add_typer(areas_app, name="areas")
