@@ -66,6 +66,10 @@ def load_config(directory: str | Path) -> Config:
     if not root.is_dir():
         raise ConfigError([ConfigProblem(str(root), None, "config folder not found")])
     out = _Collector(root)
+    for name in YAML_FILES:
+        alias = Path(name).with_suffix(".yml").name
+        if (root / alias).is_file():
+            out.add(alias, None, f"Switchboard reads {name}, not {alias}: rename it (or merge it into {name})")
     sources = _load_yaml_model(root, "sources.yaml", SourcesFile, out, list_key="sources")
     areas = _load_yaml_model(root, "areas.yaml", AreasFile, out, list_key="areas")
     rules = _load_yaml_model(root, "rules.yaml", RulesFile, out, list_key="rules")

@@ -6,6 +6,7 @@ validation error into a `ConfigError` carrying the file and line.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,6 +27,23 @@ SourceKindName = Literal[
     "stripe",
     "freshdesk",
 ]
+
+
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_names(names: list[str]) -> list[str]:
+    """`secrets`/`tokens` name environment variables; a pasted secret value must not sit in the config."""
+    for index, name in enumerate(names):
+        if ENV_NAME_RE.match(name) and not name.lower().startswith("whsec_"):
+            continue
+        looks_like_a_name = len(name) <= 40 and name.upper() == name and re.fullmatch(r"[A-Z0-9_.-]+", name)
+        shown = repr(name) if looks_like_a_name else f"entry {index + 1} (not shown: it may be a secret)"
+        raise ValueError(
+            f"{shown} is not an environment variable name (letters, digits, _): "
+            "secrets live in the environment; name the variable here"
+        )
+    return names
 
 
 class _Strict(BaseModel):
@@ -49,6 +67,7 @@ class SourceConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)  # kind-specific (field mappings, ...)
 
     _check_name = field_validator("name")(lambda cls, v: check_token(v))
+    _check_env = field_validator("secrets", "tokens")(lambda cls, v: _env_names(v))
 
 
 class SourcesFile(_Strict):

@@ -221,3 +221,47 @@ def test_save_thresholds_round_trips(tmp_path: Path) -> None:
     path = save_thresholds(tmp_path, Thresholds(kb=0.72, notes={"precision": 0.95}))
     assert path == tmp_path / "calibration.yaml"
     assert load_config(tmp_path).thresholds == Thresholds(kb=0.72, notes={"precision": 0.95})
+
+
+def test_a_pasted_secret_is_rejected_without_echoing_it(tmp_path: Path) -> None:
+    write(tmp_path, {"sources.yaml": "sources:\n  - name: native\n    kind: standard\n"
+                                     "    secrets: [whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0]\n"})
+    [problem] = problems(tmp_path)
+    assert problem.line == 4 and "not an environment variable name" in problem.message
+    assert "c2Vj" not in problem.message
+
+
+def test_yml_files_are_not_silently_ignored(tmp_path: Path) -> None:
+    write(tmp_path, {"rules.yml": "rules: []\n"})
+    assert [(p.file.endswith("rules.yml"), "rename" in p.message) for p in problems(tmp_path)] == [(True, True)]
+
+
+# --- switchboard check -------------------------------------------------------------------------------------
+
+def run_check(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    import typer
+    from typer.testing import CliRunner
+
+    from services.cli.check import register
+
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)  # keep `check` a named sub-command
+    return CliRunner().invoke(app, ["check", *args], env=env)
+
+
+def test_check_command_ok_and_warns_about_missing_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("SWITCHBOARD_NATIVE_SECRET", "ZENDESK_SECRET", "ZENDESK_SECRET_NEXT", "INTERCOM_CLIENT_SECRET"):
+        monkeypatch.delenv(var, raising=False)
+    result = run_check("--config", str(EXAMPLE), env={"ZENDESK_SECRET": "x"})
+    assert result.exit_code == 0, result.output
+    assert "strategic-accounts" in result.output and load_config(EXAMPLE).version in result.output
+    assert "INTERCOM_CLIENT_SECRET is not set" in result.output
+    assert "ZENDESK_SECRET is not set" not in result.output
+
+
+def test_check_command_reports_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, {"rules.yaml": "rules:\n  - name: r\n    when: {intent: {equals: bug}}\n    route: {team: x}\n"})
+    result = run_check(env={"SWITCHBOARD_CONFIG": str(tmp_path)})
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'rules.yaml'}:3: rule 'r': intent: unknown operator 'equals'" in result.output
