@@ -28,6 +28,7 @@ Operators: eq ne in nin gt gte lt lte contains matches exists.
 from __future__ import annotations
 
 import difflib
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Union, get_args, get_origin
@@ -40,6 +41,8 @@ OPERATORS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "mat
 COMBINATORS = ("all", "any", "not")
 _MISSING = object()
 _SYMBOLS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_COMPARE = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "gte": operator.ge,
+            "lt": operator.lt, "lte": operator.le}
 
 Loc = tuple[Union[str, int], ...]
 Problem = tuple[Loc, str]  # (path inside `when`, message)
@@ -138,28 +141,17 @@ class FieldTest:
 
     def _test(self, actual: Any) -> bool:
         op, expected = self.op, self.expected
-        if op == "eq":
-            return bool(actual == expected)
-        if op == "ne":
-            return bool(actual != expected)
-        if op == "in":
-            return actual in expected
-        if op == "nin":
-            return actual not in expected
-        if op in ("gt", "gte", "lt", "lte"):
-            if not _ordered(actual, expected):
-                return False
-            return {"gt": actual > expected, "gte": actual >= expected, "lt": actual < expected,
-                    "lte": actual <= expected}[op]
+        if op in ("eq", "ne"):
+            return bool(_COMPARE[op](actual, expected))
+        if op in _COMPARE:
+            return _ordered(actual, expected) and bool(_COMPARE[op](actual, expected))
+        if op in ("in", "nin"):
+            return (actual in expected) == (op == "in")
         if op == "contains":
             if isinstance(actual, str):
                 return str(expected).casefold() in actual.casefold()
-            if isinstance(actual, (list, dict)):
-                return expected in actual
-            return False
-        if op == "matches":
-            return isinstance(actual, str) and self.regex is not None and self.regex.search(actual) is not None
-        return False  # pragma: no cover - operators are validated at compile time
+            return isinstance(actual, (list, dict)) and expected in actual
+        return isinstance(actual, str) and self.regex is not None and self.regex.search(actual) is not None
 
 
 @dataclass

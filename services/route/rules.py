@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 from schemas.item import Decision, Item
 from services.common.names import TOKEN_RE, UNROUTED_TEAM
 from services.config.models import AreasFile, RuleConfig
-from services.route.conditions import Condition, Loc, Problem, compile_when, fmt
+from services.route.conditions import Condition, Problem, compile_when, fmt
 
 AREA_TEAM = "$area"
 
@@ -77,7 +77,7 @@ def compile_rule(rule: RuleConfig) -> CompiledRule:
     if problems:
         details = "; ".join(f"{'.'.join(str(p) for p in loc)}: {msg}" for loc, msg in problems)
         raise ValueError(f"rule {rule.name!r}: {details}")
-    condition = compile_when(rule.when) if rule.when is not None else None
+    condition = compile_when(rule.when) if rule.when else None  # `when: {}` is the same as no `when`
     fields = condition.fields() if condition is not None else set()
     mentions = any(f == "category" or f.startswith("category.") for f in fields)
     return CompiledRule(config=rule, condition=condition, mentions_category=mentions)
@@ -192,11 +192,6 @@ def _fallback(item: Item) -> Decision:
     return Decision(rule=None, action="route", team=UNROUTED_TEAM, priority="normal", reason="no rule matched")
 
 
-def rule_locations(rules: Sequence[RuleConfig]) -> list[tuple[int, Loc, str]]:
-    """All problems of a rule list as (rule index, path inside the rule, message), for the config loader."""
-    return [(i, loc, msg) for i, rule in enumerate(rules) for loc, msg in rule_problems(rule)]
-
-
 __all__ = [
     "AREA_TEAM",
     "CompiledRule",
@@ -205,7 +200,6 @@ __all__ = [
     "compile_rules",
     "decide",
     "explain",
-    "rule_locations",
     "rule_problems",
 ]
 

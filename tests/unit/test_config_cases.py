@@ -3,7 +3,8 @@
 Each file holds `cases: [{name, item: {...}, expect: {rule, action, team, priority?, reason_contains?}}]`.
 `item` is a partial item: the helper fills in id, source, kind, event_type, delivery_id and received_at,
 an account id when `account` is given, and a confidence when `area` is given as a plain id. `kb_threshold`
-(optional, per case) stands in for the calibrated threshold; it defaults to the example config's.
+(optional, per case or at the top of a file) stands in for the calibrated threshold; without it the example
+config's (calibration.yaml, or the documented default) applies.
 Add a file here to pin down how your rules route the items you care about.
 """
 
@@ -50,7 +51,10 @@ def item_from(partial: dict[str, Any]) -> Item:
 def load_cases() -> list[Any]:
     params = []
     for path in sorted(CASES_DIR.glob("*.yaml")):
-        for case in (yaml.safe_load(path.read_text()) or {}).get("cases") or []:
+        document = yaml.safe_load(path.read_text()) or {}
+        for case in document.get("cases") or []:
+            if "kb_threshold" in document:
+                case = {"kb_threshold": document["kb_threshold"], **case}
             params.append(pytest.param(case, id=f"{path.stem}::{case['name']}"))
     return params
 

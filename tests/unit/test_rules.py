@@ -292,3 +292,9 @@ def test_bad_team_is_rejected() -> None:
     with pytest.raises(ValueError, match="team 'pm team'"):
         compile_rule(RuleConfig.model_validate({"name": "t", "route": {"team": "pm team"}}))
     compile_rule(RuleConfig.model_validate({"name": "t", "route": {"team": "$area"}}))
+
+
+def test_empty_when_matches_everything() -> None:
+    compiled = compile_rules(rules({"name": "all", "when": {}, "route": {"team": "triage"}}))
+    decision = decide(make_item(), compiled, AREAS, 0.6)
+    assert (decision.rule, decision.reason) == ("all", "rule all matches every item")
