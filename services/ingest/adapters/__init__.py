@@ -11,6 +11,15 @@ _MODULES = {
     "standard": "standard",
     "zendesk": "zendesk",
     "intercom": "intercom",
+    "hubspot": "hubspot",
+    "salesforce": "salesforce",
+    "segment": "segment",
+    "pendo": "pendo",
+    "jira": "jira",
+    "slack": "slack",
+    "github": "github",
+    "stripe": "stripe",
+    "freshdesk": "freshdesk",
 }
 
 ADAPTERS: dict[str, Adapter] = {

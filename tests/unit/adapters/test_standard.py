@@ -76,5 +76,5 @@ def test_signer_matches_library_and_round_trips():
     d = drafts[0]
     assert d.delivery_id == "msg_demo_1"
     assert d.category == "feedback" and "invoices" in (d.text or "")
-    assert d.person and d.person.email == "maria.lopez@acme.com"
+    assert d.person and d.person.email == "maria.lopez@acme.co"
     assert d.account_hint and d.account_hint.id

@@ -87,7 +87,7 @@ def test_sample_trigger_body_round_trip():
     assert "timeout" in (d.text or "") and "<p>" not in (d.text or "")
     assert d.html and "<strong>" in d.html
     assert d.person and d.person.email == "jordan.smith@globex.com"
-    assert d.account_hint and d.account_hint.id == "globex"
+    assert d.account_hint and d.account_hint.id == "acc_globex"
     assert d.url == "https://globex-support.zendesk.com/agent/tickets/35436"
     assert d.occurred_at and d.occurred_at.utcoffset().total_seconds() == 0
     assert d.raw["ticket_id"] == "35436"
