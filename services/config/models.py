@@ -133,6 +133,14 @@ class RuleConfig(_Strict):
     answer: AnswerAction | None = None
     drop: DropAction | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_answer(cls, data: Any) -> Any:
+        """`answer:` with no value means "answer with the calibrated threshold", like `answer: {}`."""
+        if isinstance(data, dict) and "answer" in data and data["answer"] is None:
+            data = {**data, "answer": {}}
+        return data
+
     @model_validator(mode="after")
     def _one_action(self) -> "RuleConfig":
         actions = [a for a in ("route", "answer", "drop") if getattr(self, a) is not None]
