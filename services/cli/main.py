@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "services.cli.inspect",  # inbox, answers, trace
     "services.cli.demo",  # demo
     "services.cli.judgement",  # classify, kb ask, kb calibrate, areas calibrate
+    "services.cli.accounts",  # accounts import, accounts show
 ]
 
 for _name in COMMAND_MODULES:

@@ -4,6 +4,7 @@ each source names its own env vars in sources.yaml."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,3 +35,18 @@ class Settings(BaseSettings):
     publish_timeout_s: float = Field(default=5.0, gt=0)
     log_level: str = "info"
     log_json: bool | None = None  # default: JSON when stdout is not a TTY
+    # enrich: on-miss account lookups to the CRM's REST API (off unless crm_kind is set; see docs/accounts.md)
+    crm_kind: Literal["hubspot", "salesforce"] | None = None
+    crm_base_url: str | None = None  # https://api.hubapi.com, https://<instance>.my.salesforce.com
+    crm_token_env: str | None = None  # NAME of the env var that holds the API token (never the token itself)
+    crm_api_version: str = "v61.0"  # salesforce REST API version
+    crm_connect_timeout_s: float = Field(default=1.0, gt=0)
+    crm_timeout_s: float = Field(default=2.0, gt=0)  # read/write/pool timeout of one request
+    crm_lookup_budget_s: float = Field(default=4.0, gt=0)  # hard cap on one lookup, retries included
+    crm_attempts: int = Field(default=3, ge=1, le=10)
+    crm_max_retry_after_s: float = Field(default=2.0, ge=0)  # a longer 429 Retry-After gives up instead of waiting
+    crm_breaker_failures: int = Field(default=3, ge=1)  # consecutive failed lookups that open the breaker
+    crm_breaker_cooldown_s: float = Field(default=30.0, ge=0)
+    crm_cache_ttl_s: float = Field(default=600.0, ge=0)  # found accounts
+    crm_negative_ttl_s: float = Field(default=300.0, ge=0)  # "not in the CRM" answers
+    crm_cache_size: int = Field(default=10_000, ge=1)

@@ -25,6 +25,7 @@ from services.common.settings import Settings
 from services.common.streams import accounts_bucket
 from services.config.models import Config
 from services.enrich.accounts import AccountDirectory
+from services.enrich.crm import crm_resolver_from_settings
 from services.enrich.enrichment import enrich_item, needs_judgement, text_of
 from services.enrich.judge import Judge, Judgement
 
@@ -100,8 +101,14 @@ class EnrichHandler:
 
 
 async def run_enrich(js: JetStreamContext, config: Config, settings: Settings, stop: asyncio.Event) -> None:
-    directory = AccountDirectory(await accounts_bucket(js, settings))
+    crm = crm_resolver_from_settings(settings, config)  # None unless SWITCHBOARD_CRM_KIND is set
+    directory = AccountDirectory(await accounts_bucket(js, settings), crm=crm)
     seeded = await directory.seed(config.accounts)
     judge = await asyncio.get_running_loop().run_in_executor(None, Judge.from_config, config)
-    log.info("enrich.ready", accounts_seeded=seeded, areas=len(config.areas.areas), articles=len(config.articles))
-    await run_stage(js, STAGE, EnrichHandler(js, directory, judge, settings), settings, stop)
+    log.info("enrich.ready", accounts_seeded=seeded, areas=len(config.areas.areas), articles=len(config.articles),
+             crm_lookup=crm.kind if crm else None)
+    try:
+        await run_stage(js, STAGE, EnrichHandler(js, directory, judge, settings), settings, stop)
+    finally:
+        if crm is not None:
+            await crm.aclose()
