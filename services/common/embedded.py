@@ -3,9 +3,11 @@ bound to 127.0.0.1 with JetStream and its store under the data directory. Tests 
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -70,8 +72,12 @@ class EmbeddedNats:
         conf = self.write_config()
         self.log_path = self.store_dir / "nats-server.log"
         log = open(self.log_path, "ab")
+        # Own session: a Ctrl-C in the terminal reaches Switchboard, which drains and then stops the broker.
+        # Parent-death signal: if Switchboard itself is killed (-9), the broker goes with it and no
+        # orphan keeps the store locked for the next `switchboard up`.
         self.process = subprocess.Popen(
-            [nats_server_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [nats_server_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
         log.close()
         self.wait_ready(timeout)
@@ -112,6 +118,31 @@ class EmbeddedNats:
         data_dir.mkdir(parents=True, exist_ok=True)
         pid = self.process.pid if self.process else None
         (data_dir / RECORD_FILE).write_text(json.dumps({"url": self.url, "pid": pid, "monitor_port": self.monitor_port}))
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM us when the parent dies (no-op elsewhere)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def stop_recorded(data_dir: Path, timeout: float = 10.0) -> bool:
+    """Stop a nats-server an earlier `up` left running on this data directory. True if one was stopped."""
+    path = data_dir / RECORD_FILE
+    try:
+        pid = int(json.loads(path.read_text()).get("pid") or 0)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if pid else b""
+    except (OSError, ValueError):
+        return False
+    if b"nats-server" not in cmdline:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.05)
+    return True
 
 
 def recorded_url(data_dir: Path) -> str | None:
