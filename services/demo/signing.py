@@ -18,7 +18,7 @@ import hmac
 import json
 from datetime import UTC, datetime
 from typing import Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from services.config.models import SourceConfig
 
@@ -97,8 +97,10 @@ def _hubspot(source, secrets, tokens, body, now, delivery_id) -> Signed:
 
 
 def _salesforce(source, secrets, tokens, body, now, delivery_id) -> Signed:
-    # Outbound Messages are not signed: the adapter checks the OrganizationId in the body.
-    return {"content-type": "text/xml; charset=utf-8", "soapaction": '""'}, body, _path(source)
+    # Outbound Messages are not signed: the adapter checks the OrganizationId in the body, plus the
+    # optional URL token (the endpoint URL configured in Salesforce carries ?token=...).
+    query = urlencode({"token": tokens[0]}) if tokens else ""
+    return {"content-type": "text/xml; charset=utf-8", "soapaction": '""'}, body, _path(source, query)
 
 
 def _segment(source, secrets, tokens, body, now, delivery_id) -> Signed:
