@@ -31,9 +31,9 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
     config: Config = load_config(settings.config)
     server: EmbeddedNats | None = None
     if not settings.nats_url and embedded:
-        server = EmbeddedNats(settings.data / "nats").start()
+        server = EmbeddedNats(settings.data / "nats", sync_always=settings.nats_sync_always).start()
         server.record(settings.data)
-        log.info("nats.embedded", url=server.url, store=str(server.store_dir))
+        log.info("nats.embedded", url=server.url, store=str(server.store_dir), sync_always=server.sync_always)
     url = server.url if server else resolve_url(settings)
     nc = await connect(settings, url)
     js = nc.jetstream()

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "services.cli.demo",  # demo
     "services.cli.judgement",  # classify, kb ask, kb calibrate, areas calibrate
     "services.cli.accounts",  # accounts import, accounts show
+    "services.cli.dlq",  # dlq list, dlq show, dlq replay
 ]
 
 for _name in COMMAND_MODULES:

@@ -58,7 +58,7 @@ def dead_letter_for(stage: Stage, msg: Msg, exc: BaseException, attempts: int) -
         item = Item.model_validate_json(msg.data)
     except ValueError:
         raw_body = msg.data.decode("utf-8", "replace")
-    item_id = item.id if item else msg.subject.rsplit(".", 1)[-1]
+    item_id = item.id if item else names.split_item_subject(msg.subject)[0]
     return DeadLetter(
         id=item_id,
         stage=stage.name,  # type: ignore[arg-type]
@@ -74,13 +74,11 @@ def dead_letter_for(stage: Stage, msg: Msg, exc: BaseException, attempts: int) -
 
 
 async def dead_letter(js: JetStreamContext, dl: DeadLetter, settings: Settings) -> None:
-    await publish_item(
-        js,
-        names.dlq_subject(dl.stage, dl.id),
-        dl.model_dump_json().encode(),
-        msg_id=f"dlq:{dl.stage}:{dl.id}:{dl.attempts}:{dl.failed_at.timestamp():.0f}",
-        timeout=settings.publish_timeout_s,
-    )
+    """Exactly one dead letter per input message: its subject is derived from the failed message's subject
+    (SB_DLQ keeps one message per subject), so dead-lettering a redelivery again is refused as a duplicate."""
+    replay = names.split_item_subject(dl.headers.get("subject", ""))[1]
+    subject = names.dlq_subject(dl.stage, dl.id, replay)
+    await publish_item(js, subject, dl.model_dump_json().encode(), msg_id=subject, timeout=settings.publish_timeout_s)
 
 
 async def settle(js: JetStreamContext, stage: Stage, msg: Msg, error: BaseException | None, settings: Settings) -> None:

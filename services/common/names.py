@@ -44,6 +44,7 @@ ROUTE_CONSUMER = "route"
 
 # KV buckets
 ACCOUNTS_BUCKET = "sb_accounts"
+DLQ_REPLAYS_BUCKET = "sb_dlq_replays"  # dead letters replayed: key = the dead letter's subject after `sb.dlq.`
 
 UNROUTED_TEAM = "unrouted"
 
@@ -91,8 +92,20 @@ def record_subject(source: str, item_id: str) -> str:
     return f"{RECORDS_PREFIX}.{source}.{item_id}"
 
 
-def dlq_subject(stage: str, item_id: str) -> str:
-    return f"{DLQ_PREFIX}.{stage}.{item_id}"
+def dlq_subject(stage: str, item_id: str, replay: str | None = None) -> str:
+    """One dead letter per (stage, input message): `sb.dlq.<stage>.<id>`, or `...<id>.replay<n>` when the
+    message that failed was itself a replay. SB_DLQ keeps one message per subject, so a stage that fails the
+    same message again (its ack was lost) cannot dead-letter it twice."""
+    base = f"{DLQ_PREFIX}.{stage}.{item_id}"
+    return f"{base}.{replay}" if replay else base
+
+
+def split_item_subject(subject: str) -> tuple[str, str | None]:
+    """(item id, replay token or None) of an item subject `<prefix>.<source|team>.<id>[.replay<n>]`."""
+    tokens = subject.split(".")
+    if len(tokens) >= 5 and tokens[-1].startswith(REPLAY_TOKEN) and tokens[-1][len(REPLAY_TOKEN):].isdigit():
+        return tokens[-2], tokens[-1]
+    return tokens[-1], None
 
 
 def all_stream_filter(stream: str) -> str:

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     nats_tls_ca: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # broker durability: the embedded nats-server fsyncs before every ack (else every 2 min; docs/reliability.md)
+    nats_sync_always: bool = False
     # streams
     replicas: int = Field(default=1, ge=1, le=5)
     dedup_horizon_hours: float = Field(default=72.0, gt=0)  # how long a delivery id is remembered

@@ -47,17 +47,9 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
         one_per_item(names.ANSWERS, retention, "Items answered from the knowledge base"),
         one_per_item(names.DROPPED, retention, "Items dropped by a rule, with the reason"),
         one_per_item(names.RECORDS, retention, "Account and usage events applied to the directory"),
-        StreamConfig(
-            name=names.DLQ,
-            description="Dead letters: what a stage could not process, with the reason; replayable",
-            subjects=[names.all_stream_filter(names.DLQ)],
-            retention=RetentionPolicy.LIMITS,
-            storage=StorageType.FILE,
-            num_replicas=settings.replicas,
-            max_age=retention,
-            duplicate_window=120.0,
-            allow_direct=True,
-        ),
+        # One dead letter per (stage, input message): a stage whose ack was lost after dead-lettering
+        # fails the redelivery again, and the server refuses the second copy.
+        one_per_item(names.DLQ, retention, "Dead letters: what a stage could not process, with the reason; replayable"),
     ]
 
 
@@ -70,6 +62,7 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
         except NotFoundError:
             await js.add_stream(config)
     await accounts_bucket(js, settings)
+    await dlq_replays_bucket(js, settings)
 
 
 async def accounts_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
@@ -80,6 +73,21 @@ async def accounts_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
             KeyValueConfig(
                 bucket=names.ACCOUNTS_BUCKET,
                 description="Account directory: id.<id>, ext.<external id>, domain.<domain>",
+                history=1,
+                storage=StorageType.FILE,
+                replicas=settings.replicas,
+            )
+        )
+
+
+async def dlq_replays_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+    try:
+        return await js.key_value(names.DLQ_REPLAYS_BUCKET)
+    except (NotFoundError, BadRequestError):
+        return await js.create_key_value(
+            KeyValueConfig(
+                bucket=names.DLQ_REPLAYS_BUCKET,
+                description="Dead letters replayed (`switchboard dlq replay`): key = dead letter subject after sb.dlq.",
                 history=1,
                 storage=StorageType.FILE,
                 replicas=settings.replicas,
