@@ -38,13 +38,23 @@ def connect_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {"max_reconnect_attempts": -1, "reconnect_time_wait": 0.5, "connect_timeout": 3}
     if settings.nats_user:
         options["user"] = settings.nats_user
-        options["password"] = settings.nats_password
+        options["password"] = settings.nats_password.get_secret_value() if settings.nats_password else None
     if settings.nats_creds:
         options["user_credentials"] = str(settings.nats_creds)
     if settings.nats_nkey_seed:
         options["nkeys_seed"] = str(settings.nats_nkey_seed)
-    if settings.nats_tls_ca:
-        options["tls"] = ssl.create_default_context(cafile=str(settings.nats_tls_ca))
+    if settings.nats_creds or settings.nats_nkey_seed:
+        try:
+            import nkeys  # noqa: F401 - nats-py signs the server's challenge with it
+        except ImportError:
+            raise RuntimeError("NATS creds/nkey authentication needs the `nkeys` package (pip install nkeys)") from None
+    if settings.nats_tls_ca or settings.nats_tls_cert:
+        tls = ssl.create_default_context(cafile=str(settings.nats_tls_ca) if settings.nats_tls_ca else None)
+        if settings.nats_tls_cert:
+            tls.load_cert_chain(str(settings.nats_tls_cert), str(settings.nats_tls_key) if settings.nats_tls_key else None)
+        options["tls"] = tls
+    if settings.nats_inbox_prefix:
+        options["inbox_prefix"] = settings.nats_inbox_prefix
     return options
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,11 +16,19 @@ class Settings(BaseSettings):
     config: Path = Path("examples/config")
     data: Path = Path(".switchboard")
     nats_url: str | None = Field(default=None, validation_alias=AliasChoices("NATS_URL", "SWITCHBOARD_NATS_URL"))
+    # NATS credentials: one user per service (deploy/nats/auth.conf); any one of user/password, creds, nkey seed
     nats_user: str | None = None
-    nats_password: str | None = None
+    nats_password: SecretStr | None = None  # SecretStr: never shown by repr() or in a traceback
     nats_creds: Path | None = None  # NATS .creds file (JWT + nkey seed)
-    nats_nkey_seed: Path | None = None  # file holding an nkey seed
-    nats_tls_ca: Path | None = None
+    nats_nkey_seed: Path | None = None  # file holding an nkey seed (needs the `nkeys` package)
+    nats_tls_ca: Path | None = None  # CA that signed the server's certificate (enables TLS)
+    nats_tls_cert: Path | None = None  # client certificate + key, for servers that verify clients (mTLS)
+    nats_tls_key: Path | None = None
+    # reply subjects of this connection: `_INBOX_<user>` keeps one service's replies (pulled messages too)
+    # away from another user's subscriptions; auth.conf allows each user only its own prefix
+    nats_inbox_prefix: str | None = None
+    # ops endpoints (/metrics): `Authorization: Bearer <token>`; unset: loopback clients only
+    admin_token: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     # broker durability: the embedded nats-server fsyncs before every ack (else every 2 min; docs/reliability.md)

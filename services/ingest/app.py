@@ -1,13 +1,16 @@
 """The HTTP receiver: POST /webhooks/{source}, /healthz, /readyz, /metrics (contract 2).
 
 Checks run in the contract's order, the first failure answers: unknown source 404, rate limit 429,
-size 413, content type 415, authentication 401/403, body 400. Items are published to SB_EVENTS and
+size 413, content type 415, authentication 401/403, body 400. The rate limit sits right after the
+source lookup so that a flood costs neither a body read nor an HMAC (docs/reliability.md, Hostile input).
+/metrics needs `Authorization: Bearer $SWITCHBOARD_ADMIN_TOKEN` when that is set, else a loopback client. Items are published to SB_EVENTS and
 the sender gets 202 only after JetStream acknowledged every one of them; 503 + Retry-After otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import os
 import time
 from contextlib import asynccontextmanager
@@ -43,6 +46,8 @@ from services.ingest.pipeline import accept
 from services.ingest.ratelimit import TokenBucket, retry_after_seconds
 
 log = get_logger("switchboard.ingest")
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 @dataclass
@@ -82,6 +87,8 @@ class Ingest:
         self.js = nc.jetstream()
         self.sources = source_runtimes(config, environ)
         self.metrics = IngestMetrics()
+        token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+        self.admin_authorization = f"Bearer {token}".encode() if token else None
 
     async def read_body(self, request: Request, limit: int) -> bytes:
         length = request.headers.get("content-length")
@@ -180,7 +187,20 @@ class Ingest:
         ok = self.nc.is_connected and await streams_present(self.js)
         return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
 
+    def admin_allowed(self, request: Request) -> bool:
+        """Ops endpoints: `Authorization: Bearer $SWITCHBOARD_ADMIN_TOKEN` when a token is set; without one,
+        only clients on the loopback interface (the default bind address is 127.0.0.1)."""
+        if self.admin_authorization is not None:
+            sent = request.headers.get("authorization", "").encode("latin-1", "replace")
+            return hmac.compare_digest(sent, self.admin_authorization)
+        return request.client is not None and request.client.host in _LOOPBACK
+
     async def metrics_endpoint(self, request: Request) -> Response:
+        if not self.admin_allowed(request):
+            return JSONResponse(
+                {"error": "metrics need Authorization: Bearer <SWITCHBOARD_ADMIN_TOKEN>"},
+                status_code=401, headers={"WWW-Authenticate": "Bearer"},
+            )
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -6,6 +6,7 @@ publishes what it returns. Nothing here touches the network, the clock or the en
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
@@ -14,6 +15,11 @@ from schemas.item import DeadLetter, Item, item_id
 from services.config.models import SourceConfig
 from services.ingest.adapters.base import Adapter, Draft, InboundRequest, Reply, body_hash
 from services.ingest.errors import NormaliseError
+
+# A JSON string escape (also inside a form field): the only way a lone surrogate ("\ud800", which JavaScript
+# senders produce when they cut a string inside an emoji) gets into a payload. Python decodes it to a str
+# that cannot be encoded as UTF-8, so the item could never be published: it would answer 503 forever.
+_ESCAPE = re.compile(rb"\\u|%5[cC]")
 
 # Request headers never stored (they authenticate; a replay does not need them)
 _SECRET_HEADER_WORDS = ("signature", "authorization", "token", "cookie", "secret")
@@ -92,10 +98,28 @@ def accept(
     A verified payload that cannot be normalised becomes a dead letter: accepted and kept, never lost."""
     adapter.verify(request, secrets, tokens, source, now)
     payload = adapter.decode(request)
+    if _ESCAPE.search(request.body):  # rare; a C-speed scan otherwise
+        payload = without_lone_surrogates(payload)
     immediate = adapter.reply(payload, request)
     if immediate is not None:
         return Accepted(reply=immediate)
     return normalise(request, payload, source, adapter, received_at)
+
+
+def without_lone_surrogates(value: object) -> object:
+    """The payload with every lone surrogate replaced by U+FFFD (the customer's words are kept, the item
+    can be stored). Payloads are at most 64 deep (the adapters' depth check), so recursion is safe."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_lone_surrogates(v) for v in value]
+    return value
 
 
 def normalise(
