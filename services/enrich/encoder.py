@@ -104,10 +104,11 @@ class OnnxMiniLM:
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
         options = ort.SessionOptions()
-        threads = threads or int(os.environ.get("SWITCHBOARD_MODEL_THREADS", "0"))
-        if threads:
-            options.intra_op_num_threads = threads
+        # One thread by default: predictable latency next to the event loop; scale out with replicas.
+        options.intra_op_num_threads = threads or int(os.environ.get("SWITCHBOARD_MODEL_THREADS", "1"))
         options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = False  # batch shapes vary: an arena only grows (RSS 670 -> ~300 MB)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-wait beside asyncio
         self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self.name = MODEL_ID if verify else f"custom:{model}"
         self.dim = 384

@@ -18,7 +18,7 @@ from schemas.item import AreaMatch, KbMatch
 from services.config.models import AreaConfig, Article, Config, Thresholds
 from services.enrich.encoder import Encoder, load_encoder
 from services.enrich.intents import merged_intents
-from services.enrich.matcher import Head, Prediction, examples_matrix
+from services.enrich.matcher import Head, Prediction, examples_matrix, single_threaded_blas
 
 UNKNOWN = "unknown"
 KEYWORD_BONUS = 2.0  # added to an area's logit when one of its keywords occurs in the text
@@ -96,6 +96,7 @@ class Judge:
 
     @classmethod
     def from_config(cls, config: Config, encoder: Encoder | None = None) -> "Judge":
+        single_threaded_blas()
         areas = list(config.areas.areas)
         intents = merged_intents(config.intents)
         articles = list(config.articles)

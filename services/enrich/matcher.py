@@ -24,6 +24,16 @@ L2 = 1e-4  # weight decay on the mean cross-entropy; tuned on BANKING77 (10 shot
 ITERATIONS = 300
 
 
+def single_threaded_blas() -> None:
+    """Pin numpy's BLAS to one thread (process-wide). Our matrices are small: extra BLAS threads only
+    busy-wait after each call and steal the core the ONNX session runs on (4x slower per item on 2 cores)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional; OPENBLAS_NUM_THREADS=1 does the same
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -68,12 +78,14 @@ class Head:
     def __init__(self, labels: list[str], vectors: np.ndarray, owners: np.ndarray) -> None:
         if len(vectors) != len(owners):
             raise ValueError("one owner label per example vector")
+        order = np.argsort(np.asarray(owners, dtype=np.int64), kind="stable")  # group examples by label
         self.labels = list(labels)
-        self.vectors = np.asarray(vectors, dtype=np.float32)
-        self.owners = np.asarray(owners, dtype=np.int64)
+        self.vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
+        self.owners = np.asarray(owners, dtype=np.int64)[order]
         self.w, self.b = fit_logistic(self.vectors, self.owners, len(self.labels))
-        # example -> label one-hot, to take each label's closest example with one matrix product
-        self._sections = [np.flatnonzero(self.owners == j) for j in range(len(self.labels))]
+        counts = np.bincount(self.owners, minlength=len(self.labels))
+        self._has_examples = counts > 0
+        self._starts = (np.cumsum(counts) - counts)[self._has_examples]  # for maximum.reduceat per label
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -88,11 +100,10 @@ class Head:
         if bias is not None:
             logits = logits + bias
         probs = softmax(logits) if k > 1 else np.ones((n, 1), dtype=np.float32)
-        cos = x @ self.vectors.T
         similarity = np.full((n, k), -1.0, dtype=np.float32)
-        for j, idx in enumerate(self._sections):
-            if len(idx):
-                similarity[:, j] = cos[:, idx].max(axis=1)
+        if len(self.vectors):
+            cos = x @ self.vectors.T
+            similarity[:, self._has_examples] = np.maximum.reduceat(cos, self._starts, axis=1)
         best = probs.argmax(axis=1)
         rows = np.arange(n)
         closeness = np.clip(similarity[rows, best], 0.0, 1.0)
