@@ -233,13 +233,52 @@ async def closed_loop(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def probe_capacity(host: str, port: int, watcher: Watcher, n: int, prefix: str, timeout: float) -> dict[str, Any]:
+    """Pipeline capacity with HTTP idle: POST a burst of n items (10 connections), then time until all landed."""
+    prep = prepare(n, host, port, prefix)
+    conns = await open_conns(host, port, 10)
+    state = {"next": 0}
+    t0 = time.monotonic()
+
+    async def worker(conn: HttpConn) -> None:
+        while state["next"] < n:
+            i = state["next"]
+            state["next"] = i + 1
+            await asyncio.wait_for(conn.request(prep.raw[i]), timeout)
+
+    await asyncio.gather(*(worker(c) for c in conns))
+    posted = time.monotonic()
+    want = set(prep.item_ids)
+    deadline = posted + timeout
+    while time.monotonic() < deadline and not want.issubset(watcher.seen.keys()):
+        await asyncio.sleep(0.02)
+    landed = [watcher.seen[i][0] for i in want if i in watcher.seen]
+    for c in conns:
+        if c.transport is not None:
+            c.transport.close()
+    span = (max(landed) - t0) if landed else float("inf")
+    return {"items": n, "landed": len(landed), "post_s": posted - t0, "span_s": span,
+            "capacity_rps": len(landed) / span if landed else 0.0}
+
+
 async def open_loop(job: dict[str, Any]) -> dict[str, Any]:
     host, port = job["host"], job["port"]
-    rate, duration = float(job["rate"]), float(job["duration_s"])
-    n = int(rate * duration)
-    prep = prepare(n, host, port, job["prefix"], job.get("text", DEFAULT_TEXT))
+    duration = float(job["duration_s"])
+    request_timeout = float(job.get("request_timeout_s", 30.0))
     watcher = Watcher()
     nc = await watcher.start(job["nats_url"])
+    probe = None
+    if job.get("rate", 0) and float(job["rate"]) > 0:
+        rate = float(job["rate"])
+    else:
+        probe = await probe_capacity(host, port, watcher, int(job.get("probe_items", 500)), job["prefix"] + "-probe",
+                                     request_timeout)
+        basis = [v for v in (probe["capacity_rps"], job.get("rate_cap")) if v]
+        rate = max(5.0, round(float(job.get("rate_fraction", 0.6)) * min(basis))) if basis else 10.0
+        watcher.seen.clear()
+        await asyncio.sleep(0.5)
+    n = int(rate * duration)
+    prep = prepare(n, host, port, job["prefix"], job.get("text", DEFAULT_TEXT))
     conns = await open_conns(host, port, job["conns"])
     idle: asyncio.Queue[HttpConn] = asyncio.Queue()
     for c in conns:
@@ -251,8 +290,10 @@ async def open_loop(job: dict[str, Any]) -> dict[str, Any]:
     async def send(i: int, conn: HttpConn) -> None:
         nonlocal errors
         try:
-            status, body = await conn.request(prep.raw[i])
-        except ConnectionError:
+            status, body = await asyncio.wait_for(conn.request(prep.raw[i]), request_timeout)
+        except (ConnectionError, asyncio.TimeoutError):
+            if conn.transport is not None:
+                conn.transport.close()
             errors += 1
             answered[i] = (-1, time.monotonic(), [])
             try:
@@ -319,6 +360,8 @@ async def open_loop(job: dict[str, Any]) -> dict[str, Any]:
     return {
         "mode": "open",
         "rate": rate,
+        "scheduled": n,
+        "probe": probe,
         "duration_s": duration,
         "conns": job["conns"],
         "max_send_lag_ms": max_lag * 1000,

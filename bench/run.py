@@ -148,10 +148,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--conns", type=int, default=50, help="closed-loop connections")
     p.add_argument("--latency-seconds", type=float, default=15.0, help="open-loop sending time")
     p.add_argument("--latency-rate", type=float, default=0.0, help="open-loop req/s (0 = auto: 60%% of the slower of "
-                   "up ingest rps and up end-to-end landed rps)")
+                   "up's ingest rps and the pipeline capacity probed just before)")
+    p.add_argument("--probe-items", type=int, default=400, help="burst size of the pipeline capacity probe")
     p.add_argument("--latency-conns", type=int, default=64, help="open-loop connection pool")
     p.add_argument("--no-up", action="store_true", help="skip `switchboard up` throughput runs")
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    p.add_argument("--latency-only", action="store_true", help="skip the throughput phase")
     p.add_argument("--quick", action="store_true", help="smoke run: 1 round, 3 s windows, 5 s latency phase")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (server logs, nats stores)")
     args = p.parse_args(argv)
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         return EmbeddedNats(tmp / name / "nats").start()
 
     try:
-        for rnd in range(args.rounds):
+        for rnd in range(args.rounds if not args.latency_only else 0):
             for kind in targets:
                 name = f"r{rnd}-{kind}"
                 nats = fresh(name)
@@ -218,17 +220,14 @@ def main(argv: list[str] | None = None) -> int:
         up_landed = med("up", "landed_rps")
 
         # Latency phase
-        rate = args.latency_rate
-        if rate <= 0:
-            basis = [v for v in (up_rps, up_landed) if v] or [ingest_rps or 100.0]
-            rate = max(10.0, round(0.6 * min(basis)))
         nats = fresh("latency")
         try:
             server = start_server("up", nats.url, tmp / "latency", env, pin)
             try:
                 job = {
                     "mode": "open", "host": "127.0.0.1", "port": server.port, "conns": args.latency_conns,
-                    "rate": rate, "duration_s": args.latency_seconds, "prefix": f"lat-{int(time.time())}",
+                    "rate": args.latency_rate, "rate_cap": up_rps or ingest_rps, "rate_fraction": 0.6,
+                    "probe_items": args.probe_items, "duration_s": args.latency_seconds, "prefix": f"lat-{int(time.time())}",
                     "cpus": sorted(CLIENT_CPUS) if pin else None, "nats_url": nats.url, "drain_timeout_s": 30.0,
                 }
                 lat = run_loadgen(job, env, timeout=args.latency_seconds + 120)
@@ -237,10 +236,15 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             nats.stop()
         records = lat.pop("records")
-        books = ledger(records, scheduled=int(rate * args.latency_seconds), strays=lat["strays"])
+        rate = lat["rate"]
+        books = ledger(records, scheduled=lat["scheduled"], strays=lat["strays"])
         lats = latency_summary(records)
         if books["void"]:
             log(f"bench: latency run VOID: {books}")
+        if lat.get("probe"):
+            pr = lat["probe"]
+            log(f"  probe    {pr['landed']}/{pr['items']} items landed in {pr['span_s']:.1f}s: pipeline capacity "
+                f"{pr['capacity_rps']:.0f} items/s (HTTP idle)")
         log(f"  latency  {rate:.0f} req/s open-loop for {args.latency_seconds:.0f}s: sent {books['sent']} landed "
             f"{books['landed']} missing {books['missing']} places {books['places']}  e2e p50 {lats['e2e_p50_ms']} "
             f"p99 {lats['e2e_p99_ms']} ms  max send lag {lat['max_send_lag_ms']:.1f} ms")
@@ -256,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             "up_rps": _r(up_rps),
             "up_ratio": round(up_rps / baseline_rps, 3) if up_rps and baseline_rps else None,
             "up_landed_rps": _r(up_landed),
+            "pipeline_capacity_rps": _r((lat.get("probe") or {}).get("capacity_rps")),
             "ingest_p99_ms": _r(med("ingest", "ingest_p99_ms")),
             "baseline_p99_ms": _r(med("baseline", "ingest_p99_ms")),
             "e2e_max_ms": _r(lats["e2e_max_ms"]),
@@ -277,9 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         table = Table(title="make bench (medians)", show_header=True)
         for col in ("", "req/s", "vs baseline", "closed-loop p99 ms"):
             table.add_column(col, justify="right" if col else "left")
-        table.add_row("baseline (Starlette + 1 publish)", f"{baseline_rps:.0f}", "1.00", f"{report['baseline_p99_ms']}")
-        table.add_row("switchboard ingest", f"{ingest_rps:.0f}", f"{ratio:.2f}", f"{report['ingest_p99_ms']}")
-        if up_rps:
+        if baseline_rps and ingest_rps and ratio:
+            table.add_row("baseline (Starlette + 1 publish)", f"{baseline_rps:.0f}", "1.00", f"{report['baseline_p99_ms']}")
+            table.add_row("switchboard ingest", f"{ingest_rps:.0f}", f"{ratio:.2f}", f"{report['ingest_p99_ms']}")
+        if up_rps and report["up_ratio"]:
             table.add_row("switchboard up (ingest, workers busy)", f"{up_rps:.0f}", f"{report['up_ratio']:.2f}",
                           f"{_r(med('up', 'ingest_p99_ms'))}")
         console.print(table)
@@ -293,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         (REPORTS / f"{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
         log(f"bench: wall {wall:.0f}s, report bench/reports/{stamp}.json")
         keys = ("switchboard_rps", "baseline_rps", "ratio", "p50_ms", "p99_ms", "up_rps", "up_ratio", "up_landed_rps",
-                "ingest_p99_ms", "baseline_p99_ms", "e2e_max_ms", "latency_rate", "sent", "landed", "missing", "void",
+                "pipeline_capacity_rps", "ingest_p99_ms", "baseline_p99_ms", "e2e_max_ms", "latency_rate", "sent", "landed", "missing", "void",
                 "wall_s")
         print(json.dumps({k: report[k] for k in keys}), flush=True)
         return 0
