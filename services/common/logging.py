@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
 
-_REDACT = ("secret", "signature", "authorization", "token", "password", "cookie")
+_REDACT = ("secret", "signature", "authorization", "token", "password", "cookie", "creds")
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")  # nats://user:pass@host -> nats://[redacted]@host
 
 
 def _redact(_logger: object, _method: str, event: dict) -> dict:  # type: ignore[type-arg]
-    for key in list(event):
+    """Secret-named fields are replaced; credentials in URLs (`scheme://user:pass@`) are cut from any value."""
+    for key, value in event.items():
         if any(word in key.lower() for word in _REDACT):
             event[key] = "[redacted]"
+        elif type(value) is str and "@" in value and "://" in value:
+            event[key] = _USERINFO.sub(r"\1[redacted]@", value)
+    return event
+
+
+def _escape_controls(_logger: object, _method: str, event: dict) -> dict:  # type: ignore[type-arg]
+    """Console lines: a newline or escape sequence in a value (a URL path, a header) cannot forge a log
+    line or recolour the terminal. The JSON renderer escapes them by itself."""
+    for key, value in event.items():
+        if type(value) is str and not value.isprintable():
+            event[key] = repr(value)[1:-1]
     return event
 
 
@@ -26,6 +40,7 @@ def configure(level: str = "info", json: bool | None = None) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact,
+            *(() if use_json else (_escape_controls,)),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),

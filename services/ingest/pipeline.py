@@ -16,10 +16,11 @@ from services.config.models import SourceConfig
 from services.ingest.adapters.base import Adapter, Draft, InboundRequest, Reply, body_hash
 from services.ingest.errors import NormaliseError
 
-# A JSON string escape (also inside a form field): the only way a lone surrogate ("\ud800", which JavaScript
-# senders produce when they cut a string inside an emoji) gets into a payload. Python decodes it to a str
-# that cannot be encoded as UTF-8, so the item could never be published: it would answer 503 forever.
-_ESCAPE = re.compile(rb"\\u|%5[cC]")
+# How a lone surrogate gets into a payload: a JSON escape ("\ud800": JavaScript senders cut strings inside
+# emoji), also inside a form field, or a UTF-8-encoded surrogate (ED A0..BF), which json.loads(bytes) lets
+# through ("surrogatepass"). The decoded str cannot be encoded as UTF-8, so the item could never be
+# published: it would answer 503 for ever. Payloads with none of these patterns skip the walk.
+_ESCAPE = re.compile(rb"\\u|%5[cC]|\xed[\xa0-\xbf]|%[eE][dD]%[aAbB]")
 
 # Request headers never stored (they authenticate; a replay does not need them)
 _SECRET_HEADER_WORDS = ("signature", "authorization", "token", "cookie", "secret")
@@ -38,6 +39,20 @@ def safe_headers(headers: dict[str, str] | object) -> dict[str, str]:
         for k, v in dict(headers).items()  # type: ignore[call-overload]
         if not any(word in k.lower() for word in _SECRET_HEADER_WORDS)
     }
+
+
+def safe_path(path: str) -> str:
+    """The request path with secret-looking query values (`?token=...`, the URL token of senders that
+    cannot sign) replaced, so a dead letter does not carry the credential."""
+    base, sep, query = path.partition("?")
+    if not sep:
+        return path
+    parts = []
+    for part in query.split("&"):
+        name, eq, _ = part.partition("=")
+        secret = eq and any(word in name.lower() for word in (*_SECRET_HEADER_WORDS, "key", "sig", "password"))
+        parts.append(f"{name}=[redacted]" if secret else part)
+    return base + "?" + "&".join(parts)
 
 
 def build_item(draft: Draft, source: SourceConfig, received_at: datetime) -> Item:
@@ -81,7 +96,7 @@ def dead_letter_request(
         source=source.name,
         raw_body=text,
         raw_body_b64=b64,
-        headers={**safe_headers(request.headers), ":path": request.path, ":method": request.method},
+        headers={**safe_headers(request.headers), ":path": safe_path(request.path), ":method": request.method},
     )
 
 
@@ -114,7 +129,7 @@ def without_lone_surrogates(value: object) -> object:
             value.encode("utf-8")
             return value
         except UnicodeEncodeError:
-            return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")  # one U+FFFD each
     if isinstance(value, dict):
         return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
     if isinstance(value, list):
