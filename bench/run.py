@@ -128,6 +128,15 @@ def run_loadgen(job: dict[str, Any], env: dict[str, str], timeout: float) -> dic
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (Linux /proc), for CPU µs per request: robust to a shared, noisy machine."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def machine() -> dict[str, Any]:
     model = ""
     try:
@@ -199,7 +208,13 @@ def main(argv: list[str] | None = None) -> int:
                             "prefix": f"{name}-{int(time.time())}", "cpus": sorted(CLIENT_CPUS) if pin else None,
                             "nats_url": nats.url if kind == "up" else None,
                         }
+                        cpu0 = cpu_seconds(server.process.pid)
                         result = run_loadgen(job, env, timeout=args.warmup + args.duration + 120)
+                        cpu1 = cpu_seconds(server.process.pid)
+                        result["server_cpu_us_per_req"] = (
+                            1e6 * (cpu1 - cpu0) / result["sent_total"] if cpu0 is not None and cpu1 is not None
+                            and result["sent_total"] else None
+                        )
                     finally:
                         server.stop()
                 finally:
@@ -209,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                 bad = sum(v for k, v in result["statuses"].items() if k != "202") + result["errors"]
                 landed = f" landed {result['landed_rps']:.0f}/s" if result.get("landed_rps") is not None else ""
                 log(f"  round {rnd + 1} {kind:<8} {result['rps']:>8.0f} req/s  ingest p50 {result['ingest_p50_ms']:.1f} ms "
-                    f"p99 {result['ingest_p99_ms']:.1f} ms  non-202 {bad}{landed}  gen cpu {result['loadgen_cpu_util']:.0%}"
+                    f"p99 {result['ingest_p99_ms']:.1f} ms  cpu/req {result['server_cpu_us_per_req'] or 0:.0f} us  non-202 {bad}{landed}  gen cpu {result['loadgen_cpu_util']:.0%}"
                     + ("  POOL EXHAUSTED" if result["exhausted"] else ""))
 
         def med(kind: str, key: str = "rps") -> float | None:
@@ -262,6 +277,11 @@ def main(argv: list[str] | None = None) -> int:
             "up_landed_rps": _r(up_landed),
             "pipeline_capacity_rps": _r((lat.get("probe") or {}).get("capacity_rps")),
             "ingest_p99_ms": _r(med("ingest", "ingest_p99_ms")),
+            "baseline_cpu_us_per_req": _r(med("baseline", "server_cpu_us_per_req")),
+            "ingest_cpu_us_per_req": _r(med("ingest", "server_cpu_us_per_req")),
+            "up_cpu_us_per_req": _r(med("up", "server_cpu_us_per_req")),
+            "cpu_ratio": (round(med("baseline", "server_cpu_us_per_req") / med("ingest", "server_cpu_us_per_req"), 3)
+                          if med("baseline", "server_cpu_us_per_req") and med("ingest", "server_cpu_us_per_req") else None),
             "baseline_p99_ms": _r(med("baseline", "ingest_p99_ms")),
             "e2e_max_ms": _r(lats["e2e_max_ms"]),
             "latency_ingest_p99_ms": _r(lats["ingest_p99_ms"]),
@@ -299,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         (REPORTS / f"{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
         log(f"bench: wall {wall:.0f}s, report bench/reports/{stamp}.json")
         keys = ("switchboard_rps", "baseline_rps", "ratio", "p50_ms", "p99_ms", "up_rps", "up_ratio", "up_landed_rps",
-                "pipeline_capacity_rps", "ingest_p99_ms", "baseline_p99_ms", "e2e_max_ms", "latency_rate", "sent", "landed", "missing", "void",
+                "pipeline_capacity_rps", "cpu_ratio", "baseline_cpu_us_per_req", "ingest_cpu_us_per_req", "ingest_p99_ms", "baseline_p99_ms", "e2e_max_ms", "latency_rate", "sent", "landed", "missing", "void",
                 "wall_s")
         print(json.dumps({k: report[k] for k in keys}), flush=True)
         return 0
