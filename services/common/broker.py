@@ -58,8 +58,14 @@ def connect_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def server_list(url: str) -> str | list[str]:
+    """`nats://a:4222,nats://b:4222` (a cluster's seeds, as NATS_URL conventionally lists them) -> a list."""
+    urls = [u.strip() for u in url.split(",") if u.strip()]
+    return urls if len(urls) > 1 else url
+
+
 async def connect(settings: Settings, url: str | None = None, **extra: Any) -> Client:
-    return await nats.connect(url or resolve_url(settings), **{**connect_options(settings), **extra})
+    return await nats.connect(server_list(url or resolve_url(settings)), **{**connect_options(settings), **extra})
 
 
 @dataclass(frozen=True)
