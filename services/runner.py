@@ -7,13 +7,14 @@ stream declaration, the HTTP server and the worker loops, and a clean stop on SI
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import uvicorn
 
 from services.common.broker import connect, resolve_url
-from services.common.embedded import EmbeddedNats
+from services.common.embedded import EmbeddedNats, stop_recorded
 from services.common.logging import configure, get_logger
 from services.common.settings import Settings
 from services.common.streams import ensure_streams
@@ -31,6 +32,8 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
     config: Config = load_config(settings.config)
     server: EmbeddedNats | None = None
     if not settings.nats_url and embedded:
+        if stop_recorded(settings.data):
+            log.warning("nats.stale_stopped", data=str(settings.data))
         server = EmbeddedNats(settings.data / "nats", sync_always=settings.nats_sync_always).start()
         server.record(settings.data)
         log.info("nats.embedded", url=server.url, store=str(server.store_dir), sync_always=server.sync_always)
@@ -55,12 +58,14 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
             from services.ingest.app import create_app
 
             app = create_app(config, settings, nc)
-            http = uvicorn.Server(
+            http = _Server(
                 uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                                lifespan="on", timeout_graceful_shutdown=5)
             )
             serve = asyncio.create_task(http.serve(), name="http")
+            _install_signals(stop)
             await _until_stopped([serve, *tasks], stop, http)
+            await asyncio.wait([serve], timeout=10)
         else:
             _install_signals(stop)
             await _until_stopped(tasks, stop, None)
@@ -74,6 +79,15 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
         log.info("switchboard.stopped")
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal capture: it re-raises SIGTERM after shutdown, which would kill the
+    process before the workers drain and the embedded broker stops. `run` owns the signals instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _install_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -81,7 +95,7 @@ def _install_signals(stop: asyncio.Event) -> None:
 
 
 async def _until_stopped(tasks: list[asyncio.Task[None]], stop: asyncio.Event, http: uvicorn.Server | None) -> None:
-    """Return when the HTTP server exits (it handles the signals), a worker crashes, or `stop` is set."""
+    """Return when a signal sets `stop`, the HTTP server exits, or a worker crashes."""
     waiter = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
