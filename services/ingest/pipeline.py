@@ -6,21 +6,17 @@ publishes what it returns. Nothing here touches the network, the clock or the en
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
+
+from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError
 
 from schemas.item import DeadLetter, Item, item_id
 from services.config.models import SourceConfig
 from services.ingest.adapters.base import Adapter, Draft, InboundRequest, Reply, body_hash
 from services.ingest.errors import NormaliseError
-
-# How a lone surrogate gets into a payload: a JSON escape ("\ud800": JavaScript senders cut strings inside
-# emoji), also inside a form field, or a UTF-8-encoded surrogate (ED A0..BF), which json.loads(bytes) lets
-# through ("surrogatepass"). The decoded str cannot be encoded as UTF-8, so the item could never be
-# published: it would answer 503 for ever. Payloads with none of these patterns skip the walk.
-_ESCAPE = re.compile(rb"\\u|%5[cC]|\xed[\xa0-\xbf]|%[eE][dD]%[aAbB]")
 
 # Request headers never stored (they authenticate; a replay does not need them)
 _SECRET_HEADER_WORDS = ("signature", "authorization", "token", "cookie", "secret")
@@ -113,17 +109,29 @@ def accept(
     A verified payload that cannot be normalised becomes a dead letter: accepted and kept, never lost."""
     adapter.verify(request, secrets, tokens, source, now)
     payload = adapter.decode(request)
-    if _ESCAPE.search(request.body):  # rare; a C-speed scan otherwise
-        payload = without_lone_surrogates(payload)
     immediate = adapter.reply(payload, request)
     if immediate is not None:
         return Accepted(reply=immediate)
     return normalise(request, payload, source, adapter, received_at)
 
 
+def encode(model: BaseModel) -> bytes:
+    """An item or dead letter as published (JSON, UTF-8).
+
+    A string holding a lone surrogate cannot be encoded as UTF-8: json.loads lets them through from a
+    JSON escape ("\ud83d": JavaScript senders cut strings inside emoji) or from the bytes ED A0..BF. Such
+    strings get U+FFFD instead, so the item is stored with the customer's words rather than answered 503
+    for ever. Costs nothing on the normal path: the serialisation happens anyway."""
+    try:
+        return model.model_dump_json().encode()
+    except PydanticSerializationError:
+        clean = type(model).model_validate(without_lone_surrogates(model.model_dump()))
+        return clean.model_dump_json().encode()
+
+
 def without_lone_surrogates(value: object) -> object:
-    """The payload with every lone surrogate replaced by U+FFFD (the customer's words are kept, the item
-    can be stored). Payloads are at most 64 deep (the adapters' depth check), so recursion is safe."""
+    """The value with every lone surrogate replaced by U+FFFD. Payloads are at most 64 deep (the adapters'
+    depth check) and model dumps shallower, so recursion is safe."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")

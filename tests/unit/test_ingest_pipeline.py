@@ -26,7 +26,7 @@ from services.demo.signing import signed_request
 from services.ingest.adapters import ADAPTERS
 from services.ingest.adapters.base import InboundRequest
 from services.ingest.errors import RequestRejected
-from services.ingest.pipeline import Accepted, accept, without_lone_surrogates
+from services.ingest.pipeline import Accepted, accept, encode, without_lone_surrogates
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.unit
@@ -120,10 +120,10 @@ def run_accept(kind: str, headers: dict[str, str], body: bytes, path: str | None
         assert 400 <= exc.status < 500
         return
     assert isinstance(accepted, Accepted)
-    for item in accepted.items:  # what ingest publishes
-        item.model_dump_json().encode()
+    for item in accepted.items:  # what ingest publishes, and what enrich reads back
+        assert type(item).model_validate_json(encode(item)).id == item.id
     if accepted.dead_letter is not None:
-        accepted.dead_letter.model_dump_json().encode()
+        json.loads(encode(accepted.dead_letter))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -165,13 +165,15 @@ def test_signed_payloads_of_any_shape_are_rejected_or_accepted_never_an_error(ki
 def test_lone_surrogates_are_kept_as_replacement_characters() -> None:
     s = source("standard")
     secrets, tokens = secrets_of(s)
-    body = b'{"type": "feedback.created", "data": {"text": "cut emoji \\ud83d here", "title": "\\udc00"}}'
-    headers, payload, path = signed_request(s, secrets, tokens, body, time.time(), "msg_surrogate")
-    request = InboundRequest("POST", path, headers, payload)
-    accepted = accept(request, s, ADAPTERS["standard"], secrets, tokens, time.time(), datetime.now(UTC))
-    (item,) = accepted.items
-    assert "cut emoji" in (item.text or "") and "\ufffd" in (item.text or "")
-    json.loads(item.model_dump_json())
+    for body in (b'{"type": "feedback.created", "data": {"text": "cut emoji \\ud83d here", "title": "\\udc00"}}',
+                 b'{"type": "feedback.created", "data": {"text": "raw \xed\xa0\x80 bytes"}}'):
+        headers, payload, path = signed_request(s, secrets, tokens, body, time.time(), "msg_surrogate")
+        request = InboundRequest("POST", path, headers, payload)
+        accepted = accept(request, s, ADAPTERS["standard"], secrets, tokens, time.time(), datetime.now(UTC))
+        (item,) = accepted.items
+        stored = json.loads(encode(item))
+        assert "\ufffd" in stored["text"] and stored["id"] == item.id
+        assert stored["text"].replace("\ufffd", "?") in ("cut emoji ? here", "raw ? bytes")
 
 
 def test_without_lone_surrogates_leaves_clean_payloads_alone() -> None:
