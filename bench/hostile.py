@@ -143,7 +143,7 @@ class Cases:
         # 404: unknown sources (also with bodies that would fail every later check)
         names = ["nope", "NATIVE", "native_", "zendesk2", "x" * 300, "na%2Ftive", "%2e%2e", "native%00", "n%C3%A4tive",
                  "webhooks", "_unknown", "-", "limited-"]
-        for i in range(100):
+        for i in range(120):
             name = names[i] if i < len(names) else "src" + "".join(r.choice("abcdef0123456789") for _ in range(10))
             body = [good, b"{" * 1000, b"\x00\xff" * 10, b""][i % 4]
             ctype = ["application/json", "text/plain", "", "application/xml"][i % 4]

@@ -90,8 +90,8 @@ def test_hostile_requests_get_their_status_publish_nothing_and_leave_memory_flat
     if out:
         Path(out).write_text(report + "\n")
 
-    total = sum(r.requests for r in rows)
-    assert total >= 1000, total
+    hostile_requests = sum(r.requests for r in rows if r.category not in ("valid control (signed)", "lone surrogates in JSON (signed)", "burst over rate limit"))
+    assert hostile_requests >= 1000, hostile_requests
     assert sum(r.server_errors for r in rows) == 0, report
     wrong = {r.category: r.wrong[:5] for r in rows if r.wrong}
     assert not wrong, f"{wrong}\n{report}"
