@@ -139,6 +139,11 @@ class Cases:
             body = b'{"type": "feedback.created", "data": {"text": "' + text.encode() + b'"}}'
             h, b, p = self.signed(native, body, delivery_id=f"msg_hostile_surrogate_{os.getpid()}_{time.time_ns()}_{i}")
             self.add("lone surrogates in JSON (signed)", 202, p, h, b, valid=True)
+        # ...also in fields that are logged (event_type) and as raw UTF-8-encoded surrogate bytes
+        for i, body in enumerate([b'{"type": "feedback.\\ud800", "data": {"text": "logged type"}}',
+                                  b'{"type": "feedback.created", "data": {"text": "raw \xed\xa0\x80 bytes"}}']):
+            h, b, p = self.signed(native, body, delivery_id=f"msg_hostile_surrogate_b_{os.getpid()}_{time.time_ns()}_{i}")
+            self.add("lone surrogates in JSON (signed)", 202, p, h, b, valid=True)
 
         # 404: unknown sources (also with bodies that would fail every later check)
         names = ["nope", "NATIVE", "native_", "zendesk2", "x" * 300, "na%2Ftive", "%2e%2e", "native%00", "n%C3%A4tive",
