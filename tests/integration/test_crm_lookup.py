@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Iterator
 
 import pytest
+import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -178,6 +179,13 @@ class Served:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _plain_logging() -> None:
+    """An earlier test may have configured structlog to print into a stream that is closed by now (the
+    runner binds sys.stderr at configure time); log to the current stdout instead."""
+    structlog.reset_defaults()
 
 
 @pytest.fixture
