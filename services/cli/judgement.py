@@ -193,7 +193,8 @@ def _calibrate(kind: str, labelled: Path, precision: float, max_false: float, co
             "file": str(labelled), "encoder": judge.encoder.name, "feasible": cal.feasible,
             "calibrated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     thresholds = config.thresholds.model_copy(
-        update={kind: math.ceil(cal.chosen.threshold * 1e6) / 1e6,  # rounded up: never looser "notes": {**config.thresholds.notes, kind: note}})
+        update={kind: math.ceil(cal.chosen.threshold * 1e6) / 1e6,  # rounded up: never looser
+                "notes": {**config.thresholds.notes, kind: note}})
     path = save_thresholds(config.directory, thresholds)
     Console(highlight=False).print(f"stored {kind}: {thresholds.model_dump()[kind]} in {path}")
 
