@@ -85,7 +85,7 @@ def request_uris(request: InboundRequest, source: SourceConfig) -> list[str]:
 
 def _verify_v3(request: InboundRequest, secrets: Sequence[str], source: SourceConfig, now: float, sig: str) -> None:
     ts = (request.headers.get(V3_TS) or "").strip()
-    if not ts.isascii() or not ts.isdigit():
+    if not ts.isascii() or not ts.isdigit() or len(ts) > 16:
         raise AuthenticationFailed("missing or invalid X-HubSpot-Request-Timestamp")
     check_timestamp(int(ts) / 1000.0, now)
     try:

@@ -55,7 +55,7 @@ def verify(
     signature = (request.headers.get(SIGNATURE) or "").strip()
     if not ts or not signature:
         raise AuthenticationFailed("missing X-Slack-Signature or X-Slack-Request-Timestamp")
-    if not ts.isascii() or not ts.isdigit():
+    if not ts.isascii() or not ts.isdigit() or len(ts) > 16:
         raise AuthenticationFailed("X-Slack-Request-Timestamp is not a unix timestamp")
     check_timestamp(int(ts), now)
     if not signature.startswith("v0="):

@@ -69,7 +69,7 @@ def verify(
             ts = value.strip()
         elif key == "v1" and value.strip():
             candidates.append(value.strip().lower())
-    if not ts or not ts.isascii() or not ts.isdigit():
+    if not ts or not ts.isascii() or not ts.isdigit() or len(ts) > 16:
         raise AuthenticationFailed("Stripe-Signature has no valid t= timestamp")
     if not candidates:
         raise AuthenticationFailed("Stripe-Signature has no v1 signature")

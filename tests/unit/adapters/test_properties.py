@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,7 +78,12 @@ def mutated(draw, value: Any) -> Any:
     return value
 
 
-headers_st = st.dictionaries(st.sampled_from(HEADER_NAMES), st.text(max_size=80), max_size=8)
+header_values = (
+    st.text(max_size=80)
+    | st.text(alphabet="0123456789", min_size=4301, max_size=4400)  # int() refuses > 4300 digits
+    | st.from_regex(r"\A(t=\d{1,12},v1=[0-9a-f]{0,64}|v0=[0-9a-f]{0,64}|sha(1|256)=[0-9a-f]{0,64}|v1,[A-Za-z0-9+/=]{0,44})\Z")
+)
+headers_st = st.dictionaries(st.sampled_from(HEADER_NAMES), header_values, max_size=8)
 
 
 def _request(headers: dict[str, str], body: bytes, ct: str) -> InboundRequest:
@@ -119,7 +125,8 @@ def _run_all(kind: str, request: InboundRequest) -> None:
         pass
 
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# SWITCHBOARD_FUZZ_EXAMPLES=2000 for a longer run (CI keeps the suite quick)
+SETTINGS = settings(max_examples=int(os.environ.get("SWITCHBOARD_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("kind", KINDS)
