@@ -199,4 +199,6 @@ def normalise(payload: Any, request: InboundRequest, source: SourceConfig) -> li
 
 
 def acknowledge(ids: Sequence[str]) -> Reply:
-    return Reply(200, ACK, media_type="text/xml")
+    # Salesforce reads only the SOAP body; the ids ride along in headers for tools (`switchboard demo`, curl).
+    return Reply(200, ACK, media_type="text/xml", headers={"X-Switchboard-Accepted": str(len(ids)),
+                                                           "X-Switchboard-Ids": ",".join(ids)})

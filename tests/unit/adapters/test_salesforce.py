@@ -126,6 +126,7 @@ def test_soap_ack():
     assert r.status == 200 and r.media_type == "text/xml"
     assert b"<Ack>true</Ack>" in r.body and b'xmlns="http://soap.sforce.com/2005/09/outbound"' in r.body
     assert b"<soapenv:Envelope" in r.body and b"notificationsResponse" in r.body
+    assert r.headers["X-Switchboard-Ids"] == "a,b" and r.headers["X-Switchboard-Accepted"] == "2"
 
 
 def test_soap12_content_type_accepted():
