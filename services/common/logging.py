@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json as stdjson
 import logging
 import re
 import sys
 
+import orjson
 import structlog
 
 _REDACT = ("secret", "signature", "authorization", "token", "password", "cookie", "creds")
@@ -31,9 +33,39 @@ def _escape_controls(_logger: object, _method: str, event: dict) -> dict:  # typ
     return event
 
 
+def _dumps(event: dict, **_: object) -> bytes:  # type: ignore[type-arg]
+    """orjson, falling back to the standard library for what orjson refuses (lone surrogates in a value)."""
+    try:
+        return orjson.dumps(event, default=str)
+    except TypeError:
+        return stdjson.dumps(event, default=str).encode()
+
+
+class _LazyStderr:
+    """Write to whatever sys.stderr is *now*: cached loggers then survive a test swapping stderr."""
+
+    def write(self, data: bytes) -> None:
+        sys.stderr.buffer.write(data) if hasattr(sys.stderr, "buffer") else sys.stderr.write(data.decode())
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+class _LazyTextStderr:
+    def write(self, data: str) -> None:
+        sys.stderr.write(data)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str = "info", json: bool | None = None) -> None:
     use_json = (not sys.stderr.isatty()) if json is None else json
-    renderer = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer = (
+        structlog.processors.JSONRenderer(serializer=_dumps)
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -44,8 +76,12 @@ def configure(level: str = "info", json: bool | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+        logger_factory=(
+            structlog.BytesLoggerFactory(file=_LazyStderr())  # type: ignore[arg-type]
+            if use_json
+            else structlog.WriteLoggerFactory(file=_LazyTextStderr())  # type: ignore[arg-type]
+        ),
+        cache_logger_on_first_use=True,
     )
 
 

@@ -136,7 +136,7 @@ def github_event_of(body: bytes) -> str:
     """The X-GitHub-Event a JSON payload belongs to (for the demo: issues, issue_comment, ping)."""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "ping"
     if not isinstance(payload, dict):
         return "ping"

@@ -75,7 +75,7 @@ class EnrichHandler:
                 results[i] = outcome
                 continue
             item = enriched[i]
-            log.info(
+            log.debug(
                 "item.enriched",
                 id=item.id,
                 source=item.source,

@@ -56,16 +56,34 @@ class RouteHandler:
             )
         except Exception as exc:  # noqa: BLE001 - classified by the consumer
             return exc
+        # The one wide event of this item: what came in, what enrich found, what was decided, and when.
         log.info(
             "item.decided",
             id=item.id,
             source=item.source,
+            kind=item.kind,
+            event_type=item.event_type,
+            category=item.category,
+            delivery_id=item.delivery_id,
+            account=item.account.id if item.account else None,
+            arr=item.account.arr if item.account else None,
+            matched_by=item.account.matched_by if item.account else None,
+            area=item.area.id if item.area else None,
+            area_confidence=round(item.area.confidence, 3) if item.area else None,
+            intent=item.intent,
+            kb=item.kb.article if item.kb else None,
+            kb_score=round(item.kb.score, 3) if item.kb else None,
             action=decision.action,
             team=decision.team,
+            priority=decision.priority,
             rule=decision.rule,
             reason=decision.reason,
+            config_version=decision.config_version,
             subject=subject,
             duplicate=stored.duplicate,
+            received_to_decided_ms=round((out.decided_at - item.received_at).total_seconds() * 1000, 1)
+            if out.decided_at
+            else None,
         )
         return None
 

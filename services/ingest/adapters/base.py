@@ -127,46 +127,30 @@ def check_timestamp(ts: float, now: float, tolerance: float = 300, *, future: bo
 
 def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
     """Reject nesting deeper than `limit` (iteratively, so a hostile document cannot blow the stack)."""
-    stack = [(value, 1)]
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
     while stack:
         node, depth = stack.pop()
         if depth > limit:
             raise MalformedBody(f"nesting deeper than {limit}")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
-def precheck_json_depth(body: bytes, limit: int = MAX_DEPTH) -> None:
-    """Scan bracket depth before json.loads (which would recurse). Strings are skipped correctly."""
-    depth = 0
-    in_str = False
-    escaped = False
-    for b in body:
-        if in_str:
-            if escaped:
-                escaped = False
-            elif b == 0x5C:  # backslash
-                escaped = True
-            elif b == 0x22:
-                in_str = False
-        elif b == 0x22:
-            in_str = True
-        elif b in (0x5B, 0x7B):
-            depth += 1
-            if depth > limit:
-                raise MalformedBody(f"nesting deeper than {limit}")
-        elif b in (0x5D, 0x7D):
-            depth -= 1
+def decode_json(body: bytes, limit: int = MAX_DEPTH) -> Any:
+    """json.loads, with nesting deeper than `limit` refused as malformed.
 
-
-def decode_json(body: bytes) -> Any:
-    precheck_json_depth(body)
+    Fast path: a body with at most `limit` opening brackets cannot nest deeper (counted at C speed).
+    Otherwise CPython's C scanner refuses absurd depth itself (RecursionError, caught), and an iterative
+    walk checks the parsed value against `limit`."""
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        if isinstance(exc, RecursionError):
+            raise MalformedBody(f"nesting deeper than {limit}") from None
         raise MalformedBody(f"body is not valid JSON: {exc}") from None
+    if body.count(b"{") + body.count(b"[") > limit:
+        check_depth(value, limit)
+    return value
 
 
 def utc_from_unix(value: float | int | str | None, *, millis: bool = False) -> datetime | None:
