@@ -55,6 +55,18 @@ def sample_bodies(source: SourceConfig, samples: Path) -> list[bytes]:
     return bodies
 
 
+def accepted_ids(resp: httpx.Response) -> list[str]:
+    """Item ids from the reply: the JSON body, or the X-Switchboard-Ids header (Salesforce gets SOAP XML)."""
+    header = resp.headers.get("x-switchboard-ids")
+    if header:
+        return [i.strip() for i in header.split(",") if i.strip()]
+    try:
+        body = resp.json()
+    except ValueError:
+        return []
+    return list(body.get("ids", [])) if isinstance(body, dict) else []
+
+
 def _where(steps: list[tuple[str, str, dict]]) -> tuple[str, str]:  # type: ignore[type-arg]
     for step, subject, body in reversed(steps):
         if step == "dead-lettered":
@@ -100,11 +112,7 @@ def demo(
                 except httpx.HTTPError as exc:
                     typer.echo(f"cannot reach {url}: {exc} — is `make run` running?", err=True)
                     raise typer.Exit(2) from None
-                ids: list[str] = []
-                try:
-                    ids = list(resp.json().get("ids", []))
-                except ValueError:
-                    pass
+                ids = accepted_ids(resp)
                 sent.append((source.name, source.kind, resp.status_code, ids))
     try:
         outcomes = asyncio.run(_wait_for(settings, [i for *_, ids in sent for i in ids], wait))

@@ -17,7 +17,7 @@ from schemas.item import Account, AccountUpdate, Item
 from services.common import names
 from services.config.models import AccountRow
 from services.enrich.crm import CrmResolver
-from services.enrich.freemail import email_domain
+from services.enrich.freemail import email_domain, is_free_mail
 from services.enrich.matching import candidates, normalize_domain
 
 Outcome = Literal["created", "updated", "unchanged"]
@@ -148,6 +148,23 @@ class AccountDirectory:
         return account, "created" if existing is None else "updated"
 
     async def apply(self, update: AccountUpdate) -> Account:
+        """A CRM or analytics event's change. CRMs name accounts by their own ids (a Salesforce `001…`,
+        a HubSpot company id): when the directory has no account under that id, the change goes to the
+        account that has it as external id, or else the one with the same domain, and that CRM id is
+        recorded as its external id, instead of forking a second, thin account."""
+        if await self.get(update.id) is None:
+            owner = await self._by_key("external_id", names.external_key(update.id))
+            domain = clean_domain(update.domain)
+            if owner is None and domain and not is_free_mail(domain):
+                owner = await self._by_key("domain", names.domain_key(domain))
+            if owner is not None:
+                attributes = dict(update.attributes)
+                attributes.setdefault("external_id", owner.attributes.get("external_id") or update.id)
+                crm_id = update.id
+                update = update.model_copy(update={"id": owner.id, "attributes": attributes})
+                account, _ = await self.upsert(update)
+                await self.kv.put(names.external_key(crm_id), owner.id.encode())  # the next event finds it by id
+                return account
         account, _ = await self.upsert(update)
         return account
 

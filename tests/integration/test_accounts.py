@@ -172,3 +172,24 @@ async def test_seed_is_create_only_and_match_records_how(nc) -> None:  # type: i
     assert await how(person=Person(email="pat@gmail.com")) == (None, None)
     assert await how(person=Person(email="pat@other.com")) == (None, None)
     assert await how() == (None, None)
+
+
+async def test_crm_update_under_the_crms_own_id_updates_the_existing_account(nc) -> None:
+    """A Salesforce Account event names the account by its `001…` id (our external_id), a HubSpot one by
+    domain: both must update the directory's account, not fork a second one."""
+    from schemas.item import AccountUpdate
+    from services.common.settings import Settings
+    from services.common.streams import accounts_bucket
+    from services.config.models import AccountRow
+    from services.enrich.accounts import AccountDirectory
+
+    directory = AccountDirectory(await accounts_bucket(nc.jetstream(), Settings()))
+    await directory.seed([AccountRow(account_id="acc_stark", name="Stark", domain="starkmfg.com", arr=185000,
+                                     external_id="0015e00000STRK07")])
+    updated = await directory.apply(AccountUpdate(id="0015e00000STRK07", arr=200000))
+    assert updated.id == "acc_stark" and updated.arr == 200000 and updated.name == "Stark"
+    by_domain = await directory.apply(AccountUpdate(id="hs-9876", domain="STARKMFG.com", plan="enterprise"))
+    assert by_domain.id == "acc_stark" and by_domain.plan == "enterprise" and by_domain.arr == 200000
+    again = await directory.apply(AccountUpdate(id="hs-9876", owner="dana@example.com"))  # no domain this time
+    assert again.id == "acc_stark" and again.owner == "dana@example.com"
+    assert await directory.get("0015e00000STRK07") is None and await directory.get("hs-9876") is None
