@@ -66,7 +66,9 @@ def main() -> None:
         try:
             result = asyncio.run(run(root / key, args.scale))
         except Exception as exc:  # noqa: BLE001 - report and go on with the next scenario
-            result = Result(f"({key}) {title}", 0, 0, 0, 0, 0, 0.0, f"ERROR {type(exc).__name__}: {exc}")
+            result = Result(f"({key}) {title}", 0, 0, 0, 0, 0, 0.0, f"ERROR {type(exc).__name__}: {str(exc)[:300]!r}")
+        finally:
+            sc.cleanup()
         print(result.row(), flush=True)
         results.append(result)
     print(f"\n{TABLE_HEAD}")

@@ -33,6 +33,24 @@ from services.common.broker import server_list
 from services.common.embedded import EmbeddedNats, free_port
 
 
+_CLEANUP: list = []  # processes and servers of the running scenario, stopped even when it fails
+
+
+def _track(thing):  # type: ignore[no-untyped-def]
+    _CLEANUP.append(thing)
+    return thing
+
+
+def cleanup() -> None:
+    """Stop whatever a failed scenario left running (called by bench.chaos after each scenario)."""
+    while _CLEANUP:
+        thing = _CLEANUP.pop()
+        try:
+            thing.stop()
+        except Exception:  # noqa: BLE001
+            pass
+
+
 def _log(msg: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -48,8 +66,8 @@ async def _until(predicate, timeout: float = 600.0) -> None:  # type: ignore[no-
 def _up(root: Path, nats_url: str, name: str = "up", env: dict[str, str] | None = None) -> tuple[Proc, str]:
     port = free_port()
     cfg = chaos_config(root / "config")
-    proc = Proc(["up", "--config", str(cfg), "--nats", nats_url, "--port", str(port), "--data", str(root / "data")],
-                root / f"{name}.log", worker_env(env))
+    proc = _track(Proc(["up", "--config", str(cfg), "--nats", nats_url, "--port", str(port), "--data", str(root / "data")],
+                       root / f"{name}.log", worker_env(env)))
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -65,7 +83,7 @@ async def _start_up(proc: Proc, url: str) -> None:
 
 async def broker_kill(root: Path, n: int = 20_000, kills: int = 2, down_s: float = 8.0) -> Result:
     started = time.monotonic()
-    server = EmbeddedNats(root / "nats").start()
+    server = _track(EmbeddedNats(root / "nats").start())
     up, url = _up(root, server.url)
     await _start_up(up, url)
     sender = Sender(lambda: url, uuid.uuid4().hex[:8], concurrency=48)
@@ -100,14 +118,14 @@ async def broker_kill(root: Path, n: int = 20_000, kills: int = 2, down_s: float
 async def worker_kills(root: Path, n: int = 6_000, rounds: int = 2) -> Result:
     """ingest, enrich and route as separate processes; enrich and route SIGKILLed `rounds` times each."""
     started = time.monotonic()
-    server = EmbeddedNats(root / "nats").start()
+    server = _track(EmbeddedNats(root / "nats").start())
     cfg = chaos_config(root / "config")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = worker_env()
-    ingest = Proc(["ingest", "--config", str(cfg), "--nats", server.url, "--port", str(port)], root / "ingest.log", env)
-    enrich = Proc(["enrich", "--config", str(cfg), "--nats", server.url], root / "enrich.log", env)
-    route = Proc(["route", "--config", str(cfg), "--nats", server.url], root / "route.log", env)
+    ingest = _track(Proc(["ingest", "--config", str(cfg), "--nats", server.url, "--port", str(port)], root / "ingest.log", env))
+    enrich = _track(Proc(["enrich", "--config", str(cfg), "--nats", server.url], root / "enrich.log", env))
+    route = _track(Proc(["route", "--config", str(cfg), "--nats", server.url], root / "route.log", env))
     ingest.start()
     for p in (enrich, route):
         p.start()
@@ -121,11 +139,13 @@ async def worker_kills(root: Path, n: int = 6_000, rounds: int = 2) -> Result:
     steps = rounds * 2
 
     async def kill_restart(proc: Proc, name: str) -> None:
-        marker = b"item.enriched" if name == "enrich" else b"item.decided"
         before = proc.log_count(b"stage.started")
-        # mid-stream: it has processed a good share of items since it (re)started, with more to come
-        await asyncio.to_thread(proc.wait_log, marker, proc.log_count(marker) + max(5, n // (steps + 3)), 300)
         stream, durable = (names.EVENTS, names.ENRICH_CONSUMER) if name == "enrich" else (names.ENRICHED, names.ROUTE_CONSUMER)
+        # mid-stream: it has been handed a good share of the items since it (re)started, with more to come
+        target = (await _delivered(js, stream, durable)) + max(5, n // (steps + 3))
+        deadline = time.monotonic() + 300
+        while await _delivered(js, stream, durable) < target and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         in_flight = 0
         deadline = time.monotonic() + 30
         while in_flight == 0 and time.monotonic() < deadline:  # kill it while it holds unacked messages
@@ -147,22 +167,22 @@ async def worker_kills(root: Path, n: int = 6_000, rounds: int = 2) -> Result:
     await asyncio.gather(sender.send(range(n)), chaos())
     _log(f"sending done: {sender.ledger.summary()}")
     counts = await wait_landed(server.url, sender.ledger.acknowledged, timeout=300)
+    redelivered = await _redeliveries(js)
     await nc.close()
     for p in (ingest, enrich, route):
         p.stop()
     server.stop()
-    again_e = enrich.log_count(b'"item.enriched"') - len(sender.ledger.acknowledged)
-    again_r = route.log_count(b'"item.decided"') - len(sender.ledger.acknowledged)
+    again_e, again_r = redelivered[names.ENRICH_CONSUMER], redelivered[names.ROUTE_CONSUMER]
     return judge(f"(b1) enrich x{enrich.kills} + route x{route.kills} kill -9", sender.ledger, counts,
                  time.monotonic() - started,
-                 f"separate processes; unacked at each kill: {in_flight_at_kill}; re-processed after the kills: "
-                 f"enrich {again_e}, route {again_r} (their republish refused as duplicates)")
+                 f"separate processes; unacked at each kill: {in_flight_at_kill}; redeliveries after the kills: "
+                 f"enrich {again_e}, route {again_r}")
 
 
 async def up_kill(root: Path, n: int = 4_000, kills: int = 1) -> Result:
     """`switchboard up` (ingest + enrich + route in one process) SIGKILLed and restarted."""
     started = time.monotonic()
-    server = EmbeddedNats(root / "nats").start()
+    server = _track(EmbeddedNats(root / "nats").start())
     up, url = _up(root, server.url)
     await _start_up(up, url)
     sender = Sender(lambda: url, uuid.uuid4().hex[:8], concurrency=32)
@@ -179,11 +199,31 @@ async def up_kill(root: Path, n: int = 4_000, kills: int = 1) -> Result:
     await asyncio.gather(sender.send(range(n)), chaos())
     _log(f"sending done: {sender.ledger.summary()}")
     counts = await wait_landed(server.url, sender.ledger.acknowledged, timeout=300)
+    nc = await nats.connect(server.url)
+    redelivered = await _redeliveries(nc.jetstream())
+    await nc.close()
     up.stop()
     server.stop()
-    again = up.log_count(b'"item.decided"') - len(sender.ledger.acknowledged)
+    again = sum(redelivered.values())
     return judge(f"(b2) switchboard up kill -9 x{up.kills}", sender.ledger, counts, time.monotonic() - started,
-                 f"{sender.ledger.statuses.get('conn-error', 0)} conn errors while down; {again} items re-routed after the kill (refused downstream)")
+                 f"{sender.ledger.statuses.get('conn-error', 0)} conn errors while down; {again} redeliveries after the kill")
+
+
+async def _delivered(js, stream: str, durable: str) -> int:  # type: ignore[no-untyped-def]
+    """Deliveries the consumer has made so far (redeliveries included)."""
+    try:
+        return (await js.consumer_info(stream, durable)).delivered.consumer_seq or 0
+    except Exception:  # noqa: BLE001 - not created yet
+        return 0
+
+
+async def _redeliveries(js) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Deliveries beyond one per message, per worker consumer (once drained): the kills' redeliveries."""
+    out: dict[str, int] = {}
+    for stream, durable in ((names.EVENTS, names.ENRICH_CONSUMER), (names.ENRICHED, names.ROUTE_CONSUMER)):
+        info = await js.consumer_info(stream, durable)
+        out[durable] = (info.delivered.consumer_seq or 0) - (info.delivered.stream_seq or 0)
+    return out
 
 
 # ---- (c) poison items ---------------------------------------------------------------------------
@@ -195,7 +235,7 @@ async def poison(root: Path, n: int = 2_000, poisoned: int = 3, max_deliver: int
     from services.dlq.store import read_entries
 
     started = time.monotonic()
-    server = EmbeddedNats(root / "nats").start()
+    server = _track(EmbeddedNats(root / "nats").start())
     up, url = _up(root, server.url, env={"SWITCHBOARD_MAX_DELIVER": str(max_deliver), "SWITCHBOARD_PUBLISH_TIMEOUT_S": "2"})
     await _start_up(up, url)
     nc = await nats.connect(server.url)
@@ -234,7 +274,7 @@ async def cluster_kill(root: Path, n: int = 6_000) -> Result:
     from bench.cluster import Cluster
 
     started = time.monotonic()
-    cluster = Cluster.create(root / "cluster").start()
+    cluster = _track(Cluster.create(root / "cluster").start())
     up, url = _up(root, cluster.url, env={"SWITCHBOARD_REPLICAS": "3"})
     await _start_up(up, url)
     nc = await nats.connect(server_list(cluster.url))

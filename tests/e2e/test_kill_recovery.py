@@ -27,8 +27,16 @@ def check(result) -> None:  # type: ignore[no-untyped-def]
     assert result.landed == result.acknowledged
 
 
+@pytest.fixture(autouse=True)
+def _stop_leftovers():  # type: ignore[no-untyped-def]
+    yield
+    scenarios.cleanup()  # a failed scenario's processes and servers
+
+
 def test_enrich_and_route_workers_killed_mid_stream(tmp_path: Path) -> None:
-    check(asyncio.run(scenarios.worker_kills(tmp_path, n=300, rounds=1)))
+    result = asyncio.run(scenarios.worker_kills(tmp_path, n=300, rounds=1))
+    check(result)
+    assert "unacked at each kill: [0" not in result.notes and ", 0]" not in result.notes, result.notes
 
 
 def test_switchboard_up_killed_mid_stream(tmp_path: Path) -> None:
