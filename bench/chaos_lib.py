@@ -206,9 +206,20 @@ async def wait_landed(nats_url: str, expected: set[str], timeout: float, settle:
             continue
         if done:
             await asyncio.sleep(settle)
-            return await landed(nats_url)
+            return await _retrying(lambda: landed(nats_url))
         await asyncio.sleep(0.5)
     return counts
+
+
+async def _retrying(factory, attempts: int = 20):  # type: ignore[no-untyped-def]
+    """A read that may meet a cluster still electing leaders (JetStream API 503): retry for ~20 s."""
+    for attempt in range(attempts):
+        try:
+            return await factory()
+        except Exception:  # noqa: BLE001
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(1.0)
 
 
 @dataclass
