@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 from typing import Any, Sequence
 
 from schemas.item import AccountRef, AccountUpdate, Person
@@ -38,6 +39,7 @@ content_types = frozenset({"application/json"})
 SECRET_PREFIX = "whsec_"
 
 
+@lru_cache(maxsize=64)  # pure: the same secret always decodes to the same key
 def secret_key(secret: str) -> bytes:
     """The HMAC key of a `whsec_...` secret: the base64-decoded part after the prefix."""
     raw = secret[len(SECRET_PREFIX) :] if secret.startswith(SECRET_PREFIX) else secret
