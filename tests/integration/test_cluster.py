@@ -26,6 +26,18 @@ def item(n: int) -> Item:
                 received_at=datetime(2026, 3, 2, tzinfo=UTC), text=f"message {n}")
 
 
+async def retrying(call, timeout: float = 30.0):  # type: ignore[no-untyped-def]
+    """JetStream API calls can time out while the cluster moves leaders: retry, as a client would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await call()
+        except Exception:  # noqa: BLE001 - leader moving
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 @pytest.fixture
 def cluster(tmp_path: Path):  # type: ignore[no-untyped-def]
     c = Cluster.create(tmp_path).start()
@@ -37,8 +49,17 @@ async def test_r3_survives_killing_the_stream_leader(cluster: Cluster) -> None:
     settings = Settings(nats_url=cluster.url, replicas=3)
     nc = await connect(settings)
     js = nc.jetstream()
-    await ensure_streams(js, settings)
-    info = await js.stream_info(names.EVENTS)
+    deadline = time.monotonic() + 60
+    while True:  # a fresh cluster answers JetStream API calls only once it has elected its meta leader
+        try:
+            await ensure_streams(js, settings)
+            info = await js.stream_info(names.EVENTS)
+            if info.cluster is not None and info.cluster.leader and len(info.cluster.replicas or []) == 2:
+                break
+        except Exception:  # noqa: BLE001 - not ready yet
+            if time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.5)
     assert info.config.num_replicas == 3 and info.cluster is not None and len(info.cluster.replicas or []) == 2
     leader = info.cluster.leader
 
@@ -69,9 +90,9 @@ async def test_r3_survives_killing_the_stream_leader(cluster: Cluster) -> None:
     await asyncio.wait_for(asyncio.gather(killer(), *(producer(i, 8) for i in range(8))), timeout=90)
     assert len(acked) == total
     # a new leader was elected among the survivors, and every acknowledged item is there exactly once
-    info = await js.stream_info(names.EVENTS)
+    info = await retrying(lambda: js.stream_info(names.EVENTS))
     assert info.cluster.leader != leader
-    rows = await read_stream(js, names.EVENTS, ["sb.events.>"])
+    rows = await retrying(lambda: read_stream(js, names.EVENTS, ["sb.events.>"]))
     ids = [names.split_item_subject(s)[0] for _, s, _, _ in rows]
     assert len(ids) == len(set(ids)) == total
     assert info.state.messages == total
@@ -81,7 +102,7 @@ async def test_r3_survives_killing_the_stream_leader(cluster: Cluster) -> None:
     cluster.wait_healthy(30)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        info = await js.stream_info(names.EVENTS)
+        info = await retrying(lambda: js.stream_info(names.EVENTS))
         if all(r.current for r in info.cluster.replicas or []) and len(info.cluster.replicas or []) == 2:
             break
         await asyncio.sleep(0.5)
