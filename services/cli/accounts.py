@@ -3,13 +3,12 @@ account directory (NATS KV bucket sb_accounts) of a running instance."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,8 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from schemas.item import Account
-from services.cli.options import DataOpt, JsonOpt, NatsOpt, settings_from
-from services.common.broker import NoBrokerFound, connect
+from services.cli.options import DataOpt, JsonOpt, NatsOpt, run_against_instance, settings_from
+from services.common.broker import connect
 from services.common.settings import Settings
 from services.common.streams import accounts_bucket
 from services.config.loader import ACCOUNT_COLUMNS, _account_row
@@ -178,17 +177,6 @@ async def find_account(settings: Settings, query: str) -> tuple[Account, str] | 
     return (found.account, found.how) if found else None
 
 
-def _run(coro: Any) -> Any:
-    try:
-        return asyncio.run(coro)
-    except NoBrokerFound as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        typer.echo(f"cannot reach NATS: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
 # --- commands --------------------------------------------------------------------------------------------
 
 
@@ -224,7 +212,7 @@ def import_(
         console=console,
         transient=True,
     ) as progress:
-        summary = _run(import_rows(settings, parsed.rows, progress))
+        summary = run_against_instance(lambda s: import_rows(s, parsed.rows, progress), settings)
     typer.echo(
         f"{file}: {summary.total} accounts: {summary.created} created, {summary.updated} updated, "
         f"{summary.unchanged} unchanged"
@@ -240,7 +228,7 @@ def show(
 ) -> None:
     """One account from the directory, found by id, external id, then domain. Exit 1 when none matches."""
     settings = settings_from(nats_url=nats, data=data)
-    found = _run(find_account(settings, query))
+    found = run_against_instance(lambda s: find_account(s, query), settings)
     if found is None:
         typer.echo(f"no account matches {query!r}", err=True)
         raise typer.Exit(1)

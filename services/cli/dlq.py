@@ -6,7 +6,6 @@ that item). Replays are de-duplicated: see services.dlq.plan.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Optional
 
@@ -14,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.cli.options import ConfigOpt, DataOpt, JsonOpt, LimitOpt, NatsOpt, settings_from
-from services.common.broker import NoBrokerFound, connect
+from services.cli.options import ConfigOpt, DataOpt, JsonOpt, LimitOpt, NatsOpt, run_against_instance, settings_from
+from services.common.broker import connect
 from services.dlq.plan import Entry
 from services.dlq.store import find_entries, read_entries
 
@@ -36,21 +35,16 @@ def _check_stage(stage: str | None) -> None:
 
 
 def _run(coro_factory, settings):  # type: ignore[no-untyped-def]
-    async def main():  # type: ignore[no-untyped-def]
+    """coro_factory(jetstream) against the instance, connected for the call only."""
+
+    async def main(settings):  # type: ignore[no-untyped-def]
         nc = await connect(settings, max_reconnect_attempts=0)
         try:
             return await coro_factory(nc.jetstream())
         finally:
             await nc.close()
 
-    try:
-        return asyncio.run(main())
-    except NoBrokerFound as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        typer.echo(f"cannot reach NATS: {exc}", err=True)
-        raise typer.Exit(2) from None
+    return run_against_instance(main, settings)
 
 
 def _replayed(entry: Entry) -> str:

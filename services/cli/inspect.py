@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated
 
@@ -11,10 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.item import DeadLetter, Item
-from services.cli.options import DataOpt, JsonOpt, LimitOpt, NatsOpt, settings_from
+from services.cli.options import DataOpt, JsonOpt, LimitOpt, NatsOpt, run_against_instance, settings_from
 from services.cli.reading import read_subjects
 from services.common import names
-from services.common.broker import NoBrokerFound, connect
+from services.common.broker import connect
 
 console = Console()
 
@@ -29,15 +28,7 @@ async def _read_items(settings, stream: str, filters: list[str], limit: int | No
 
 
 def _run(coro_factory, nats, data):  # type: ignore[no-untyped-def]
-    settings = settings_from(nats_url=nats, data=data)
-    try:
-        return asyncio.run(coro_factory(settings))
-    except NoBrokerFound as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    except OSError as exc:
-        typer.echo(f"cannot reach NATS: {exc}", err=True)
-        raise typer.Exit(2) from None
+    return run_against_instance(coro_factory, settings_from(nats_url=nats, data=data))
 
 
 def _money(value: float | None) -> str:
