@@ -20,7 +20,7 @@ from services.cli.options import DataOpt, JsonOpt, NatsOpt, run_against_instance
 from services.common.broker import connect
 from services.common.settings import Settings
 from services.common.streams import accounts_bucket
-from services.config.loader import ACCOUNT_COLUMNS, _account_row
+from services.config.accounts_csv import ACCOUNT_COLUMNS, parse_account_row
 from services.config.models import AccountRow
 from services.enrich.accounts import AccountDirectory, clean_domain, update_from_row
 
@@ -66,7 +66,7 @@ class _Problems:
 
 def parse_accounts_csv(text: str, path: str) -> ParsedCsv:
     """accounts.csv columns (account_id,name,domain,arr,plan,owner[,external_id], more → attributes), with
-    file:line problems. Same rules as the config folder's accounts.csv (services.config.loader)."""
+    file:line problems. Same rules as the config folder's accounts.csv (services.config.accounts_csv)."""
     parsed = ParsedCsv()
     problems = _Problems(path, parsed.problems)
     reader = csv.reader(io.StringIO(text))
@@ -105,7 +105,7 @@ def parse_accounts_csv(text: str, path: str) -> ParsedCsv:
             continue
         record = {c: v.strip() for c, v in zip(columns, values)}
         try:
-            row = _account_row(record, start, problems)  # type: ignore[arg-type]
+            row = parse_account_row(record, start, problems)  # type: ignore[arg-type]
         except ValueError as exc:  # pydantic: a value of the wrong shape
             problems.add(path, start, str(exc).splitlines()[0])
             continue
