@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from services.config.reading import ProblemCollector
-from services.route.conditions import model_of
+from services.route.field_paths import model_of
 
 LineMap = dict[tuple[Any, ...], int]
 

@@ -10,7 +10,8 @@ Grammar (contract 3):
       not: {...}                           # the condition map does not hold
 
 Field paths are dotted paths into the item JSON (`item.model_dump(mode="json")`), e.g. `account.arr`,
-`area.id`, `person.email`, `attributes.plan_tier`; a list element is addressed by its index (`tags.0`).
+`area.id`, `person.email`, `attributes.plan_tier`; a list element is addressed by its index (`tags.0`). Paths are
+resolved and checked against the Item model in services.route.field_paths.
 Operators: eq ne in nin gt gte lt lte contains matches exists.
 
 - A missing path (absent or null) matches only `exists: false`, `ne` and `nin`.
@@ -31,15 +32,12 @@ import difflib
 import operator
 import re
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union, get_args, get_origin
+from typing import Any, Protocol, Union
 
-from pydantic import BaseModel
-
-from schemas.item import Item
+from services.route.field_paths import MISSING, check_path, resolve
 
 OPERATORS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains", "matches", "exists")
 COMBINATORS = ("all", "any", "not")
-_MISSING = object()
 _SYMBOLS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _COMPARE = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "gte": operator.ge,
             "lt": operator.lt, "lte": operator.le}
@@ -72,19 +70,6 @@ def fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def resolve(doc: Any, path: str) -> Any:
-    """The value at a dotted path, or the missing marker when absent or null."""
-    current = doc
-    for part in path.split("."):
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return _MISSING
-    return _MISSING if current is None else current
 
 
 def _number(v: Any) -> bool:
@@ -123,8 +108,8 @@ class FieldTest:
     def evaluate(self, doc: dict[str, Any]) -> tuple[bool, str]:
         raw = resolve(doc, self.path)
         if self.op == "exists":
-            return (raw is not _MISSING) == bool(self.expected), self.describe()
-        if raw is _MISSING:
+            return (raw is not MISSING) == bool(self.expected), self.describe()
+        if raw is MISSING:
             ok = self.op in ("ne", "nin")
             return ok, f"{self.path} is missing" + (f" ({self.describe()})" if ok else "")
         actual = raw
@@ -211,35 +196,6 @@ class Not:
     def evaluate(self, doc: dict[str, Any]) -> tuple[bool, str]:
         ok, why = self.child.evaluate(doc)
         return (not ok), (self.describe() if not ok else why)
-
-
-def model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if get_origin(annotation) is not None or get_args(annotation):
-        for arg in get_args(annotation):
-            model = model_of(arg)
-            if model is not None:
-                return model
-    return None
-
-
-def check_path(path: str) -> str | None:
-    """An error message when `path` cannot name a field of the item, else None (free-form dicts are open)."""
-    parts = path.split(".")
-    if any(not p for p in parts):
-        return f"field path {path!r} has an empty segment"
-    model: type[BaseModel] | None = Item
-    for depth, part in enumerate(parts):
-        if model is None:
-            return None
-        if part not in model.model_fields:
-            known = list(model.model_fields)
-            hint = difflib.get_close_matches(part, known, n=1)
-            where = "the item" if depth == 0 else f"{'.'.join(parts[:depth])}"
-            return f"unknown field {part!r} in {where}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-        model = model_of(model.model_fields[part].annotation)
-    return None
 
 
 def compile_when(when: Any, at: Loc = (), problems: list[Problem] | None = None) -> Condition | None:
