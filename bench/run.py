@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, **demo_env()}
     tmp = Path(tempfile.mkdtemp(prefix="sb-bench-"))
     targets = ["baseline", "ingest"] + ([] if args.no_up else ["up"])
-    per_run_requests = int(12000 * (args.warmup + args.duration))
+    per_run_requests = int(20000 * (args.warmup + args.duration))
     log(f"bench: {machine()} pinned={pin} conns={args.conns} warmup={args.warmup}s duration={args.duration}s "
         f"rounds={args.rounds} tmp={tmp}")
     runs: list[dict[str, Any]] = []

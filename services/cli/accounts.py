@@ -17,7 +17,7 @@ from rich.table import Table
 
 from schemas.item import Account
 from services.cli.options import DataOpt, JsonOpt, NatsOpt, run_against_instance, settings_from
-from services.common.broker import connect
+from services.common.broker import connect_briefly
 from services.common.settings import Settings
 from services.common.streams import accounts_bucket
 from services.config.accounts_csv import ACCOUNT_COLUMNS, parse_account_row
@@ -152,7 +152,7 @@ class ImportSummary:
 
 async def import_rows(settings: Settings, rows: list[AccountRow], progress: Progress | None = None) -> ImportSummary:
     """Merge the rows into the directory: filled cells replace the stored values, empty cells keep them."""
-    nc = await connect(settings, max_reconnect_attempts=0)
+    nc = await connect_briefly(settings)
     summary = ImportSummary()
     try:
         directory = AccountDirectory(await accounts_bucket(nc.jetstream(), settings))
@@ -168,7 +168,7 @@ async def import_rows(settings: Settings, rows: list[AccountRow], progress: Prog
 
 
 async def find_account(settings: Settings, query: str) -> tuple[Account, str] | None:
-    nc = await connect(settings, max_reconnect_attempts=0)
+    nc = await connect_briefly(settings)
     try:
         directory = AccountDirectory(await accounts_bucket(nc.jetstream(), settings))
         found = await directory.find(query)

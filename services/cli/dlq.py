@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.cli.options import ConfigOpt, DataOpt, JsonOpt, LimitOpt, NatsOpt, run_against_instance, settings_from
-from services.common.broker import connect
+from services.common.broker import connect_briefly
 from services.dlq.plan import Entry
 from services.dlq.store import find_entries, read_entries
 
@@ -38,7 +38,7 @@ def _run(coro_factory, settings):  # type: ignore[no-untyped-def]
     """coro_factory(jetstream) against the instance, connected for the call only."""
 
     async def main(settings):  # type: ignore[no-untyped-def]
-        nc = await connect(settings, max_reconnect_attempts=0)
+        nc = await connect_briefly(settings)
         try:
             return await coro_factory(nc.jetstream())
         finally:

@@ -13,13 +13,13 @@ from schemas.item import DeadLetter, Item
 from services.cli.options import DataOpt, JsonOpt, LimitOpt, NatsOpt, run_against_instance, settings_from
 from services.cli.reading import read_subjects
 from services.common import names
-from services.common.broker import connect
+from services.common.broker import connect_briefly
 
 console = Console()
 
 
 async def _read_items(settings, stream: str, filters: list[str], limit: int | None) -> list[Item]:  # type: ignore[no-untyped-def]
-    nc = await connect(settings, max_reconnect_attempts=0)
+    nc = await connect_briefly(settings)
     try:
         rows = await read_subjects(nc.jetstream(), stream, filters, limit)
     finally:
@@ -108,7 +108,7 @@ TRACE_STREAMS = [
 
 
 async def _trace(settings, item_id: str) -> list[tuple[str, str, dict]]:  # type: ignore[no-untyped-def,type-arg]
-    nc = await connect(settings, max_reconnect_attempts=0)
+    nc = await connect_briefly(settings)
     js = nc.jetstream()
     found: list[tuple[str, str, dict]] = []  # type: ignore[type-arg]
     try:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import ssl
 from dataclasses import dataclass
 from typing import Any
 
 import nats
+import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
@@ -66,6 +69,20 @@ def server_list(url: str) -> str | list[str]:
 
 async def connect(settings: Settings, url: str | None = None, **extra: Any) -> Client:
     return await nats.connect(server_list(url or resolve_url(settings)), **{**connect_options(settings), **extra})
+
+
+async def _quiet(_exc: Exception) -> None:
+    return None
+
+
+async def connect_briefly(settings: Settings, timeout: float = 5.0) -> Client:
+    """For CLI commands: one connection attempt, bounded in time (nats-py would otherwise keep retrying the
+    first connect for ever). Raises OSError when the server cannot be reached."""
+    url = resolve_url(settings)
+    try:
+        return await asyncio.wait_for(connect(settings, url, max_reconnect_attempts=0, error_cb=_quiet), timeout)
+    except (asyncio.TimeoutError, nats.errors.NoServersError) as exc:
+        raise OSError(f"no NATS server answered at {url} within {timeout:.0f}s") from exc
 
 
 @dataclass(frozen=True)
