@@ -7,7 +7,6 @@ this module only wires one batch through them.
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 from typing import Sequence
 
@@ -42,7 +41,6 @@ class EnrichHandler:
         self.settings = settings
 
     async def __call__(self, msgs: Sequence[Msg]) -> list[BaseException | None]:
-        started = time.perf_counter()
         results: list[BaseException | None] = [None] * len(msgs)
         items: dict[int, Item] = {}
         for i, msg in enumerate(msgs):
@@ -59,36 +57,44 @@ class EnrichHandler:
                     accounts[i] = await self.directory.match(item)
             except Exception as exc:  # noqa: BLE001 - classified by the consumer
                 results[i] = exc
-        to_judge = [i for i, item in items.items() if results[i] is None and needs_judgement(item)]
-        judgements: dict[int, Judgement] = {}
-        if to_judge:
-            texts = [text_of(items[i]) for i in to_judge]
-            found = await asyncio.get_running_loop().run_in_executor(None, self.judge.judge, texts)
-            judgements = dict(zip(to_judge, found, strict=True))
-        now = datetime.now(UTC)
         pending = [i for i in items if results[i] is None]
-        enriched = {i: enrich_item(items[i], accounts.get(i), judgements.get(i), now) for i in pending}
-        published = await asyncio.gather(*(self._publish(enriched[i]) for i in pending), return_exceptions=True)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        for i, outcome in zip(pending, published, strict=True):
+        to_judge = [i for i in pending if needs_judgement(items[i])]
+        judging = None
+        if to_judge:  # the encoder runs in a thread while the rest of the batch is published
+            texts = [text_of(items[i]) for i in to_judge]
+            judging = asyncio.get_running_loop().run_in_executor(None, self.judge.judge, texts)
+        waiting = set(to_judge)
+        # Account and usage events (no text) do not wait for the encoder.
+        await self._publish_all([i for i in pending if i not in waiting], items, accounts, {}, results, len(msgs))
+        if judging is not None:
+            judgements = dict(zip(to_judge, await judging, strict=True))
+            await self._publish_all(to_judge, items, accounts, judgements, results, len(msgs))
+        return results
+
+    async def _publish_all(
+        self,
+        indexes: list[int],
+        items: dict[int, Item],
+        accounts: dict[int, Account | None],
+        judgements: dict[int, Judgement],
+        results: list[BaseException | None],
+        batch: int,
+    ) -> None:
+        now = datetime.now(UTC)
+        enriched = {i: enrich_item(items[i], accounts.get(i), judgements.get(i), now) for i in indexes}
+        published = await asyncio.gather(*(self._publish(enriched[i]) for i in indexes), return_exceptions=True)
+        for i, outcome in zip(indexes, published, strict=True):
             if isinstance(outcome, BaseException):
                 results[i] = outcome
                 continue
             item = enriched[i]
             log.debug(
-                "item.enriched",
-                id=item.id,
-                source=item.source,
-                category=item.category,
+                "item.enriched", id=item.id, source=item.source, category=item.category,
                 account=item.account.id if item.account else None,
                 matched_by=item.account.matched_by if item.account else None,
-                area=item.area.id if item.area else None,
-                intent=item.intent,
-                kb=item.kb.article if item.kb else None,
-                batch=len(msgs),
-                batch_ms=round(elapsed_ms, 1),
+                area=item.area.id if item.area else None, intent=item.intent,
+                kb=item.kb.article if item.kb else None, batch=batch,
             )
-        return results
 
     async def _publish(self, item: Item) -> None:
         await publish_item(
