@@ -45,7 +45,7 @@ from services.ingest.adapters.base import (
     hmac_digest,
     require_secrets,
 )
-from services.ingest.adapters.fields import as_dict, as_float, as_str, domain_of, stable_hash, unix_utc
+from services.ingest.adapters.fields import as_float, as_str, domain_of, stable_hash, unix_utc
 from services.ingest.errors import AuthenticationFailed, NormaliseError
 
 kind = "hubspot"

@@ -33,7 +33,7 @@ from typing import Any, Sequence
 from schemas.item import AccountRef, AccountUpdate, Person
 from services.config.models import SourceConfig
 from services.ingest.adapters.base import Draft, InboundRequest, Reply, accepted_reply, decode_json
-from services.ingest.adapters.fields import as_dict, as_float, as_list, as_str, domain_of, iso_utc, stable_hash
+from services.ingest.adapters.fields import as_dict, as_float, as_str, domain_of, iso_utc, stable_hash
 from services.ingest.adapters.hmac_hex import verify_hex
 from services.ingest.errors import MalformedBody, NormaliseError
 from services.ingest.text import html_to_text
