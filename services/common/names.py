@@ -44,6 +44,7 @@ ROUTE_CONSUMER = "route"
 
 # KV buckets
 ACCOUNTS_BUCKET = "sb_accounts"
+DECISIONS_BUCKET = "sb_decisions"  # the first decision per item id: a redelivery goes where the first went
 DLQ_REPLAYS_BUCKET = "sb_dlq_replays"  # dead letters replayed: key = the dead letter's subject after `sb.dlq.`
 
 UNROUTED_TEAM = "unrouted"

@@ -63,6 +63,7 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
             await js.add_stream(config)
     await accounts_bucket(js, settings)
     await dlq_replays_bucket(js, settings)
+    await decisions_bucket(js, settings)
 
 
 async def accounts_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
@@ -74,6 +75,24 @@ async def accounts_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
                 bucket=names.ACCOUNTS_BUCKET,
                 description="Account directory: id.<id>, ext.<external id>, domain.<domain>",
                 history=1,
+                storage=StorageType.FILE,
+                replicas=settings.replicas,
+            )
+        )
+
+
+async def decisions_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+    """Route's first decision per item, kept as long as the outputs: a redelivered item (after a crash, or a
+    restart with changed rules) is sent where the first decision sent it, never to a second place."""
+    try:
+        return await js.key_value(names.DECISIONS_BUCKET)
+    except (NotFoundError, BadRequestError):
+        return await js.create_key_value(
+            KeyValueConfig(
+                bucket=names.DECISIONS_BUCKET,
+                description="Route decisions: key = item id, value = the Decision JSON",
+                history=1,
+                ttl=settings.retention_days * DAY,
                 storage=StorageType.FILE,
                 replicas=settings.replicas,
             )

@@ -8,15 +8,18 @@ from typing import Sequence
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
-from schemas.item import Item
+from schemas.item import Decision, Item
 from services.common import names
 from services.common.broker import publish_item
 from services.common.consumer import Stage, run_stage
 from services.common.errors import PermanentError
 from services.common.logging import get_logger
 from services.common.settings import Settings
+from services.common.streams import decisions_bucket
 from services.config.models import Config
 from services.route.outputs import decided_item, outcome_subject
 from services.route.rules import compile_rules, decide
@@ -27,8 +30,9 @@ STAGE = Stage("route", names.ENRICHED, names.ROUTE_CONSUMER, names.all_stream_fi
 
 
 class RouteHandler:
-    def __init__(self, js: JetStreamContext, config: Config, settings: Settings) -> None:
+    def __init__(self, js: JetStreamContext, config: Config, settings: Settings, decisions: KeyValue) -> None:
         self.js = js
+        self.decisions = decisions
         self.config = config
         self.rules = compile_rules(config.rules)
         self.settings = settings
@@ -42,8 +46,9 @@ class RouteHandler:
         except ValidationError as exc:
             return PermanentError(f"not a valid item: {exc.errors()[0]['msg']}")
         try:
-            decision = decide(
-                item, self.rules, self.config.areas, self.config.thresholds.kb, config_version=self.config.version
+            decision = await self._first_decision(
+                item.id,
+                decide(item, self.rules, self.config.areas, self.config.thresholds.kb, config_version=self.config.version),
             )
             out = decided_item(item, decision, datetime.now(UTC))
             subject = outcome_subject(out, decision)
@@ -88,5 +93,18 @@ class RouteHandler:
         return None
 
 
+    async def _first_decision(self, item_id: str, decision: Decision) -> Decision:
+        """Pin the first decision for this item. A redelivery (the worker died after publishing, before its
+        ack) or a replay then goes where the first decision sent it, even if the rules changed in between;
+        the per-subject limit of the output streams then refuses the second copy."""
+        try:
+            await self.decisions.create(item_id, decision.model_dump_json().encode())
+            return decision
+        except KeyWrongLastSequenceError:
+            entry = await self.decisions.get(item_id)
+            return Decision.model_validate_json(entry.value) if entry.value else decision
+
+
 async def run_route(js: JetStreamContext, config: Config, settings: Settings, stop: asyncio.Event) -> None:
-    await run_stage(js, STAGE, RouteHandler(js, config, settings), settings, stop)
+    handler = RouteHandler(js, config, settings, await decisions_bucket(js, settings))
+    await run_stage(js, STAGE, handler, settings, stop)

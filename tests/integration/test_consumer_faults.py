@@ -237,8 +237,9 @@ async def test_each_stage_republish_is_idempotent(nc: Client, monkeypatch: pytes
     """The real enrich and route handlers, given the same message twice (a redelivery after a lost ack, with
     a new enriched_at/decided_at each time), store one copy downstream."""
     monkeypatch.setenv("SWITCHBOARD_ENCODER", "bm25")
-    from services.common.streams import accounts_bucket
+    from services.common.streams import accounts_bucket, decisions_bucket
     from services.config.loader import load_config
+    from services.config.models import RouteAction, RuleConfig
     from services.enrich.accounts import AccountDirectory
     from services.enrich.judge import Judge
     from services.enrich.worker import EnrichHandler
@@ -256,12 +257,18 @@ async def test_each_stage_republish_is_idempotent(nc: Client, monkeypatch: pytes
     assert await enrich([raw]) == [None]  # republish refused as a duplicate, reported as success
     enriched = await read_stream(js, names.ENRICHED, ["sb.enriched.>"])
     assert len(enriched) == 1
-    route = RouteHandler(js, config, settings)
+    decisions = await decisions_bucket(js, settings)
+    route = RouteHandler(js, config, settings, decisions)
     decided_in = Msg(nc, subject=enriched[0][1], data=enriched[0][2])
     assert await route([decided_in]) == [None]
     await asyncio.sleep(0.01)
     assert await route([decided_in]) == [None]
+    # The route worker restarts with different rules and the item is redelivered: it still goes where the
+    # first decision sent it, and only there.
+    changed = config.model_copy(update={"rules": [RuleConfig(name="all-to-x", route=RouteAction(team="team-x"))]})
+    assert await RouteHandler(js, changed, settings, decisions)([decided_in]) == [None]
     outputs = []
     for stream in (names.QUEUES, names.ANSWERS, names.DROPPED, names.RECORDS):
         outputs += await read_stream(js, stream, [names.all_stream_filter(stream)])
     assert [names.split_item_subject(s)[0] for _, s, _, _ in outputs] == [item.id]
+    assert not any(".team-x." in s for _, s, _, _ in outputs)
