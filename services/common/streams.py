@@ -66,52 +66,45 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     await decisions_bucket(js, settings)
 
 
-async def accounts_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+async def _bucket(
+    js: JetStreamContext, settings: Settings, bucket: str, description: str, ttl: float | None = None
+) -> KeyValue:
+    """Bind a KV bucket, creating it on first use (one history entry, file storage, the streams' replicas)."""
     try:
-        return await js.key_value(names.ACCOUNTS_BUCKET)
+        return await js.key_value(bucket)
     except (NotFoundError, BadRequestError):
         return await js.create_key_value(
             KeyValueConfig(
-                bucket=names.ACCOUNTS_BUCKET,
-                description="Account directory: id.<id>, ext.<external id>, domain.<domain>",
+                bucket=bucket,
+                description=description,
                 history=1,
+                ttl=ttl,
                 storage=StorageType.FILE,
                 replicas=settings.replicas,
             )
         )
+
+
+async def accounts_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+    return await _bucket(
+        js, settings, names.ACCOUNTS_BUCKET, "Account directory: id.<id>, ext.<external id>, domain.<domain>"
+    )
 
 
 async def decisions_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
     """Route's first decision per item, kept as long as the outputs: a redelivered item (after a crash, or a
     restart with changed rules) is sent where the first decision sent it, never to a second place."""
-    try:
-        return await js.key_value(names.DECISIONS_BUCKET)
-    except (NotFoundError, BadRequestError):
-        return await js.create_key_value(
-            KeyValueConfig(
-                bucket=names.DECISIONS_BUCKET,
-                description="Route decisions: key = item id, value = the Decision JSON",
-                history=1,
-                ttl=settings.retention_days * DAY,
-                storage=StorageType.FILE,
-                replicas=settings.replicas,
-            )
-        )
+    return await _bucket(
+        js, settings, names.DECISIONS_BUCKET, "Route decisions: key = item id, value = the Decision JSON",
+        ttl=settings.retention_days * DAY,
+    )
 
 
 async def dlq_replays_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
-    try:
-        return await js.key_value(names.DLQ_REPLAYS_BUCKET)
-    except (NotFoundError, BadRequestError):
-        return await js.create_key_value(
-            KeyValueConfig(
-                bucket=names.DLQ_REPLAYS_BUCKET,
-                description="Dead letters replayed (`switchboard dlq replay`): key = dead letter subject after sb.dlq.",
-                history=1,
-                storage=StorageType.FILE,
-                replicas=settings.replicas,
-            )
-        )
+    return await _bucket(
+        js, settings, names.DLQ_REPLAYS_BUCKET,
+        "Dead letters replayed (`switchboard dlq replay`): key = dead letter subject after sb.dlq.",
+    )
 
 
 async def streams_present(js: JetStreamContext) -> bool:
