@@ -126,6 +126,7 @@ class Item(_Model):
     decision: Decision | None = None
     answer: Answer | None = None
     decided_at: datetime | None = None
+    answer_rejected: bool = False  # the asker said the KB answer did not help; re-decided without answer rules
 
 
 def item_id(source: str, delivery_id: str) -> str:
@@ -138,7 +139,7 @@ class DeadLetter(_Model):
     """An item (or a raw request) that a stage could not process, with the reason. Replayable."""
 
     id: str
-    stage: Literal["ingest", "enrich", "route"]
+    stage: Literal["ingest", "enrich", "route", "deliver"]
     reason: str
     error: str | None = None
     attempts: int = 1

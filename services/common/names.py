@@ -17,6 +17,9 @@ ANSWERS = "SB_ANSWERS"  # items answered from the knowledge base
 DROPPED = "SB_DROPPED"  # items a `drop` rule removed, with the reason
 RECORDS = "SB_RECORDS"  # account and usage events, applied to the directory
 DLQ = "SB_DLQ"  # dead letters: what a stage could not process, with the reason
+ACTIVITY = "SB_ACTIVITY"  # every inbox state change: sb.activity.<team>.<item id> (many per item: the history)
+OUTBOX = "SB_OUTBOX"  # what deliver must send besides answers and notifications: PM replies, digests
+FEEDBACK = "SB_FEEDBACK"  # "did this answer help?": the first verdict per item (route re-decides "not helpful")
 
 # Subject prefixes (the stream's subjects are `<prefix>.>`)
 EVENTS_PREFIX = "sb.events"
@@ -26,6 +29,9 @@ ANSWERS_PREFIX = "sb.answers"
 DROPPED_PREFIX = "sb.dropped"
 RECORDS_PREFIX = "sb.records"
 DLQ_PREFIX = "sb.dlq"
+ACTIVITY_PREFIX = "sb.activity"
+OUTBOX_PREFIX = "sb.outbox"
+FEEDBACK_PREFIX = "sb.feedback"
 REPLAY_TOKEN = "replay"
 
 STREAM_PREFIXES = {
@@ -36,16 +42,25 @@ STREAM_PREFIXES = {
     DROPPED: DROPPED_PREFIX,
     RECORDS: RECORDS_PREFIX,
     DLQ: DLQ_PREFIX,
+    ACTIVITY: ACTIVITY_PREFIX,
+    OUTBOX: OUTBOX_PREFIX,
+    FEEDBACK: FEEDBACK_PREFIX,
 }
 
 # Durable pull consumers
 ENRICH_CONSUMER = "enrich"
 ROUTE_CONSUMER = "route"
+DELIVER_ANSWERS_CONSUMER = "deliver-answers"  # SB_ANSWERS -> comments in the source tool
+DELIVER_QUEUES_CONSUMER = "deliver-queues"  # SB_QUEUES -> team notifications (teams.yaml notify)
+DELIVER_OUTBOX_CONSUMER = "deliver-outbox"  # SB_OUTBOX -> PM replies, digests
+ROUTE_FEEDBACK_CONSUMER = "route-feedback"  # SB_FEEDBACK -> "not helpful" answers re-decided into a team queue
 
 # KV buckets
 ACCOUNTS_BUCKET = "sb_accounts"
 DECISIONS_BUCKET = "sb_decisions"  # the first decision per item id: a redelivery goes where the first went
 DLQ_REPLAYS_BUCKET = "sb_dlq_replays"  # dead letters replayed: key = the dead letter's subject after `sb.dlq.`
+DELIVERIES_BUCKET = "sb_deliveries"  # the delivery ledger: key = <item id>.<target>, value = Delivery JSON
+ITEM_STATE_BUCKET = "sb_item_state"  # PM inbox state per routed item: key = item id, CAS on the revision
 
 UNROUTED_TEAM = "unrouted"
 
@@ -107,6 +122,31 @@ def split_item_subject(subject: str) -> tuple[str, str | None]:
     if len(tokens) >= 5 and tokens[-1].startswith(REPLAY_TOKEN) and tokens[-1][len(REPLAY_TOKEN):].isdigit():
         return tokens[-2], tokens[-1]
     return tokens[-1], None
+
+
+def activity_subject(team: str, item_id: str) -> str:
+    """One event per inbox state change of an item (claim, snooze, reassign, resolve, reopen)."""
+    return f"{ACTIVITY_PREFIX}.{team}.{item_id}"
+
+
+def activity_filter(team: str | None = None, item_id: str | None = None) -> str:
+    return f"{ACTIVITY_PREFIX}.{team or '*'}.{item_id or '*'}"
+
+
+def outbox_subject(kind: str, item_id: str, seq: str | None = None) -> str:
+    """`sb.outbox.<kind>.<item id>[.<seq>]`; kind: `reply` (a PM's resolution note), `digest` (a team
+    digest). One message per subject."""
+    return f"{OUTBOX_PREFIX}.{kind}.{item_id}" + (f".{seq}" if seq else "")
+
+
+def feedback_subject(item_id: str) -> str:
+    """The first "did this help?" verdict on an answered item; SB_FEEDBACK keeps one per subject."""
+    return f"{FEEDBACK_PREFIX}.{item_id}"
+
+
+def delivery_key(item_id: str, target: str) -> str:
+    """Ledger key of one delivery: the item and the target (`answer`, `notify.<team>`, `reply.<n>`...)."""
+    return f"{kv_token(item_id)}.{kv_token(target)}"
 
 
 def all_stream_filter(stream: str) -> str:

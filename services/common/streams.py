@@ -50,6 +50,20 @@ def stream_configs(settings: Settings) -> list[StreamConfig]:
         # One dead letter per (stage, input message): a stage whose ack was lost after dead-lettering
         # fails the redelivery again, and the server refuses the second copy.
         one_per_item(names.DLQ, retention, "Dead letters: what a stage could not process, with the reason; replayable"),
+        one_per_item(names.OUTBOX, retention, "Outbound work besides answers: PM replies (sb.outbox.reply.<id>.<n>), digests"),
+        one_per_item(names.FEEDBACK, retention, "Did this answer help? The first verdict per item: sb.feedback.<id>"),
+        # The history of every inbox item: many events per subject, never refused.
+        StreamConfig(
+            name=names.ACTIVITY,
+            description="Inbox state changes: sb.activity.<team>.<item id>, who did what when",
+            subjects=[names.all_stream_filter(names.ACTIVITY)],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            num_replicas=settings.replicas,
+            max_age=retention,
+            duplicate_window=120.0,
+            allow_direct=True,
+        ),
     ]
 
 
@@ -64,6 +78,8 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     await accounts_bucket(js, settings)
     await dlq_replays_bucket(js, settings)
     await decisions_bucket(js, settings)
+    await deliveries_bucket(js, settings)
+    await item_state_bucket(js, settings)
 
 
 async def _bucket(
@@ -96,6 +112,24 @@ async def decisions_bucket(js: JetStreamContext, settings: Settings) -> KeyValue
     restart with changed rules) is sent where the first decision sent it, never to a second place."""
     return await _bucket(
         js, settings, names.DECISIONS_BUCKET, "Route decisions: key = item id, value = the Decision JSON",
+        ttl=settings.retention_days * DAY,
+    )
+
+
+async def deliveries_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+    """The delivery ledger: one entry per (item, target), written before and after each outbound call, so a
+    redelivery never posts a second comment (docs/delivery.md)."""
+    return await _bucket(
+        js, settings, names.DELIVERIES_BUCKET, "Delivery ledger: key = <item id>.<target>, value = Delivery JSON",
+        ttl=settings.retention_days * DAY,
+    )
+
+
+async def item_state_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+    """PM inbox state per routed item (open, claimed, snoozed, resolved); every change is a compare-and-set
+    on the entry's revision, so two concurrent changes cannot both win."""
+    return await _bucket(
+        js, settings, names.ITEM_STATE_BUCKET, "Inbox state: key = item id, value = ItemState JSON",
         ttl=settings.retention_days * DAY,
     )
 

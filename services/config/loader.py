@@ -1,7 +1,7 @@
 """Read a config folder (contract 3) into a validated `Config`, or raise `ConfigError` with file:line problems.
 
 Files (all optional; an empty file is valid):
-    sources.yaml   areas.yaml   rules.yaml   intents.yaml   calibration.yaml
+    sources.yaml   areas.yaml   rules.yaml   intents.yaml   calibration.yaml   teams.yaml   users.yaml
     accounts.csv   kb/*.md (YAML front matter + markdown body; the file stem is the article id)
 
 YAML is composed into nodes first so every value's line is known; pydantic errors are mapped back to the
@@ -29,7 +29,9 @@ from services.config.models import (
     RuleConfig,
     RulesFile,
     SourcesFile,
+    TeamsFile,
     Thresholds,
+    UsersFile,
 )
 from services.config.reading import ProblemCollector, read_text
 from services.config.yaml_lines import LineMap, line_of, parse_yaml, validation_problems
@@ -37,7 +39,9 @@ from services.route.rules import rule_problems
 
 __all__ = ["ConfigError", "config_version", "line_of", "load_config", "parse_yaml", "save_thresholds"]
 
-YAML_FILES = ("sources.yaml", "areas.yaml", "rules.yaml", "intents.yaml", "calibration.yaml")
+YAML_FILES = (
+    "sources.yaml", "areas.yaml", "rules.yaml", "intents.yaml", "calibration.yaml", "teams.yaml", "users.yaml",
+)
 CALIBRATION_FILE = "calibration.yaml"
 
 M = TypeVar("M", bound=BaseModel)
@@ -58,6 +62,8 @@ def load_config(directory: str | Path) -> Config:
     rules = _load_yaml_model(root, "rules.yaml", RulesFile, out, list_key="rules")
     intents = _load_yaml_model(root, "intents.yaml", IntentsFile, out, list_key="intents", empty={})
     thresholds = _load_yaml_model(root, CALIBRATION_FILE, Thresholds, out)
+    teams = _load_yaml_model(root, "teams.yaml", TeamsFile, out, list_key="teams")
+    users = _load_yaml_model(root, "users.yaml", UsersFile, out, list_key="users")
     articles = load_articles(root, areas, out)
     accounts = load_accounts(root, out)
     if out.problems:
@@ -72,6 +78,8 @@ def load_config(directory: str | Path) -> Config:
         accounts=accounts,
         thresholds=thresholds or Thresholds(),
         intents=intents.intents if intents else {},
+        teams=teams or TeamsFile(),
+        users=users.users if users else [],
         version=config_version(root),
     )
 

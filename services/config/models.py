@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.common.names import check_token
+from services.config.env_names import env_names as _env_names
+from services.config.teams import TeamsFile, UserConfig, UsersFile  # noqa: F401 - every file's model is here
 
 SourceKindName = Literal[
     "standard",
@@ -29,23 +31,6 @@ SourceKindName = Literal[
 ]
 
 
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _env_names(names: list[str]) -> list[str]:
-    """`secrets`/`tokens` name environment variables; a pasted secret value must not sit in the config."""
-    for index, name in enumerate(names):
-        if ENV_NAME_RE.match(name) and not name.lower().startswith("whsec_"):
-            continue
-        looks_like_a_name = len(name) <= 40 and name.upper() == name and re.fullmatch(r"[A-Z0-9_.-]+", name)
-        shown = repr(name) if looks_like_a_name else f"entry {index + 1} (not shown: it may be a secret)"
-        raise ValueError(
-            f"{shown} is not an environment variable name (letters, digits, _): "
-            "secrets live in the environment; name the variable here"
-        )
-    return names
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,6 +38,28 @@ class _Strict(BaseModel):
 class RateLimit(_Strict):
     per_second: float = Field(gt=0)
     burst: int = Field(default=0, ge=0)  # 0: same as per_second, rounded up
+
+
+class ReplyConfig(_Strict):
+    """Where and how deliver answers back into this source's tool (contract 5)."""
+
+    url: str  # the tool's API base (slack: https://slack.com; standard: the callback URL)
+    credentials: str | None = None  # env var NAME: zendesk `email/token:API_TOKEN`, intercom/slack token, freshdesk key
+    public: bool = False  # zendesk / intercom / freshdesk: a public reply instead of an internal note
+    admin_id: str | None = None  # intercom only: the admin the reply is posted as
+    secret: str | None = None  # standard only: env var NAME holding the whsec_ key that signs callbacks
+
+    @field_validator("credentials", "secret")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        return None if v is None else _env_names([v])[0]
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(f"reply.url {v!r} must be an absolute http(s) URL")
+        return v.rstrip("/")
 
 
 class SourceConfig(_Strict):
@@ -65,6 +72,7 @@ class SourceConfig(_Strict):
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     rate_limit: RateLimit | None = None
     options: dict[str, Any] = Field(default_factory=dict)  # kind-specific (field mappings, ...)
+    reply: ReplyConfig | None = None  # answers and PM replies back into the tool (contract 5)
 
     _check_name = field_validator("name")(lambda cls, v: check_token(v))
     _check_env = field_validator("secrets", "tokens")(lambda cls, v: _env_names(v))
@@ -205,6 +213,8 @@ class Config(BaseModel):
     accounts: list[AccountRow] = Field(default_factory=list)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     intents: dict[str, list[str]] = Field(default_factory=dict)
+    teams: TeamsFile = Field(default_factory=TeamsFile)
+    users: list[UserConfig] = Field(default_factory=list)
     version: str = ""  # content hash of the folder, stamped on every decision
 
     def source(self, name: str) -> SourceConfig | None:

@@ -52,9 +52,12 @@ def test_classify_text_readable_and_json(config_dir: Path) -> None:
     result = runner.invoke(app, ["classify", "I was charged twice this month", "--config", str(config_dir)])
     assert result.exit_code == 0, result.output
     assert "billing" in result.stdout and "intent" in result.stdout
-    result = runner.invoke(app, ["classify", "I was charged twice", "--json", "--config", str(config_dir)])
+    # A clear case, not a near-tie: an area example plus two of billing's keywords (refund, invoice). A bare
+    # "I was charged twice" sat close enough to integrations that floating point flipped it on another machine.
+    text = "I was charged twice this month, please refund the extra invoice"
+    result = runner.invoke(app, ["classify", text, "--json", "--config", str(config_dir)])
     [row] = _lines(result.stdout)
-    assert row["area"] == "billing"
+    assert row["area"] == "billing" and row["assigned"] is True
 
 
 def test_kb_ask(config_dir: Path) -> None:
