@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from schemas.item import SCHEMA_VERSION, DeadLetter, Item
+from schemas.outbox import Feedback, Reply
 from services.common import names
 
 HERE = Path(__file__).parent
 JSONSCHEMA_DIR = HERE / "jsonschema"
 ASYNCAPI_FILE = HERE / "asyncapi.json"
 
-MODELS = {"item": Item, "dead_letter": DeadLetter}
+MODELS = {"item": Item, "dead_letter": DeadLetter, "reply": Reply, "feedback": Feedback}
 
 CHANNELS = [
     # (channel id, address, stream, message, who publishes, description)
@@ -30,8 +31,12 @@ CHANNELS = [
      "Items a drop rule removed, with the reason in `decision`."),
     ("records", f"{names.RECORDS_PREFIX}.{{source}}.{{id}}", names.RECORDS, "item", "route",
      "Account and usage events, applied to the account directory."),
-    ("dlq", f"{names.DLQ_PREFIX}.{{stage}}.{{id}}", names.DLQ, "dead_letter", "ingest, enrich, route",
+    ("dlq", f"{names.DLQ_PREFIX}.{{stage}}.{{id}}", names.DLQ, "dead_letter", "ingest, enrich, route, deliver",
      "What a stage could not process, with the reason and the original payload. Replayable."),
+    ("reply", f"{names.OUTBOX_PREFIX}.reply.{{id}}.{{seq}}", names.OUTBOX, "reply", "web (inbox resolve)",
+     "A PM's resolution note for the asker; deliver posts it to the source tool."),
+    ("feedback", f"{names.FEEDBACK_PREFIX}.{{id}}", names.FEEDBACK, "feedback", "ingest (Slack button, feedback link)",
+     "The first 'did this help?' verdict on an answer; route re-decides 'not helpful' into the team queue."),
 ]
 
 
