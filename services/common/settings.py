@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # the address tools and people reach ingest at (feedback links in answers are built on it)
+    public_url: str = "http://127.0.0.1:8000"
+    # outbound guard: hosts or CIDRs that may be private/loopback (and then http://), comma-separated
+    outbound_allow: str = ""
+    # the PM inbox (`switchboard web`; `up` serves it too)
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
     # broker durability: the embedded nats-server fsyncs before every ack (else every 2 min; docs/reliability.md)
     nats_sync_always: bool = False
     # streams
