@@ -48,7 +48,7 @@ def test_failed_condition_shows_the_value_it_saw() -> None:
 def test_reason_keeps_the_operand_of_in_on_the_terminal() -> None:
     result = _run({"text": "Exports fail", "intent": "bug", "area": "reporting", "account": {"arr": 250000}})
     assert result.exit_code == 0, result.output
-    assert "why: intent bug in [bug, churn_risk] and account.arr 250000 >= 100000" in result.stdout
+    assert "why: account.arr 250000 >= 100000 and intent bug in [bug, churn_risk]" in result.stdout
 
 
 def test_text_only_item_is_judged_first() -> None:
