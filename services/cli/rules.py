@@ -116,5 +116,8 @@ def test(
 
 
 def register(app: typer.Typer) -> None:
+    from services.cli.backtest import backtest
+
     rules_app.command("test")(test)
+    rules_app.command("backtest")(backtest)
     app.add_typer(rules_app, name="rules", rich_help_panel="Configure")
