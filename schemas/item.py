@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.delivery import RequestRecord
+
 SCHEMA_VERSION = 1
 
 Category = Literal["feedback", "account", "usage", "system"]
@@ -150,3 +152,4 @@ class DeadLetter(_Model):
     raw_body_b64: str | None = None  # set instead of raw_body when the body is not UTF-8
     headers: dict[str, str] = Field(default_factory=dict)  # non-secret request headers
     replays: int = 0
+    request: RequestRecord | None = None  # deliver: the outbound request that failed (no auth header, no secret)
