@@ -6,6 +6,7 @@ Faults (`tool.faults`, consumed one per write request, in order):
   ("status", 429, {"Retry-After": "1"})  answer that status, apply nothing
   ("slow", seconds)                      apply the write, then answer after `seconds` (past a read timeout)
   ("drop",)                              apply the write, then close the connection without an answer
+  ("big", n)                             apply the write, answer 200 with a body of n bytes
 `tool.fail_until` (monotonic time): every write before it answers 429 / 500 alternately, applies nothing.
 """
 
@@ -67,10 +68,15 @@ class FakeTool:
     def stop(self) -> None:
         async def close() -> None:
             self._server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:  # open keep-alive connections
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     # -- what the tool holds -------------------------------------------------------------------------------
 
@@ -121,6 +127,8 @@ class FakeTool:
             return False
         if fault and fault[0] == "slow":
             await asyncio.sleep(fault[1])
+        if fault and fault[0] == "big":
+            answer = {"pad": "x" * fault[1]}
         self._send(writer, 200, answer)
         return True
 
