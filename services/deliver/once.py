@@ -7,25 +7,23 @@
             lets us (zendesk, intercom, freshdesk); found → sent without posting; else post again
             (standard: same webhook-id, the receiver dedups; slack: may repeat, see docs/delivery.md)
 
-A `pending` entry younger than `in_flight_s` is someone else's call in progress: the message is retried later.
+A `pending` entry younger than `in_flight_s` (the longest one call with its retries can take) may be someone
+else's call in progress: we wait until it is older, read again, and go on from what it says then.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Callable
 
 from schemas.delivery import Delivery
-from services.common.errors import PermanentError, TransientError
+from services.common.errors import PermanentError
 from services.deliver import metrics
 from services.deliver.ledger import Ledger
 from services.deliver.plans import Planned, request_id
 from services.outbound.client import OutboundClient
 from services.outbound.errors import OutboundError
-
-
-class InFlight(TransientError):
-    """Another worker's call for this delivery may still be running."""
 
 
 class Misconfigured(PermanentError):
@@ -40,6 +38,11 @@ async def deliver_once(ledger: Ledger, client: OutboundClient, p: Planned, in_fl
                        now: Callable[[], datetime] = _now) -> tuple[Delivery, bool]:
     """(the delivery's ledger entry, whether this call changed it)."""
     entry, revision = await ledger.read(p.item_id, p.target)
+    if entry is not None and entry.status == "pending":
+        age = (now() - entry.updated_at).total_seconds()
+        if age < in_flight_s:  # possibly another worker's call, still running: let it finish first
+            await asyncio.sleep(in_flight_s - age)
+            entry, revision = await ledger.read(p.item_id, p.target)
     if entry is not None and entry.status in ("sent", "skipped"):
         metrics.count(entry.kind, "already")
         return entry, False
@@ -54,8 +57,6 @@ async def deliver_once(ledger: Ledger, client: OutboundClient, p: Planned, in_fl
         if p.error:
             raise Misconfigured(p.error)
         return done, True
-    if entry is not None and entry.status == "pending" and (t - entry.updated_at).total_seconds() < in_flight_s:
-        raise InFlight(f"delivery {p.item_id}/{p.target} is in flight (pending since {entry.updated_at:%H:%M:%S})")
     look_first = entry is not None  # an earlier attempt (pending or failed) may have been applied
     pending = base.model_copy(update={"status": "pending", "kind": p.kind, "updated_at": t})
     revision = await ledger.write(pending, revision)

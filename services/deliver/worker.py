@@ -61,7 +61,9 @@ class DeliverHandler:
         self.settings = settings
         self.env = env
         self.allow = client.allow
-        self.in_flight_s = settings.deliver_budget_s + 2 * settings.deliver_read_timeout_s + 5
+        # the longest one delivery can take: retries start within the budget, the last one may look and post
+        self.in_flight_s = (settings.deliver_budget_s + 2 * settings.deliver_read_timeout_s
+                            + settings.deliver_connect_timeout_s)
         self._said: set[str] = set()
 
     async def __call__(self, msgs: Sequence[Msg]) -> list[BaseException | None]:
@@ -85,9 +87,13 @@ class DeliverHandler:
             planned = self._plan(msg)
         except PermanentError as exc:
             return exc
-        results = await asyncio.gather(
-            *(deliver_once(self.ledger, self.client, p, self.in_flight_s) for p in planned), return_exceptions=True
-        )
+        heartbeat = asyncio.create_task(self._in_progress(msg))
+        try:
+            results = await asyncio.gather(
+                *(deliver_once(self.ledger, self.client, p, self.in_flight_s) for p in planned), return_exceptions=True
+            )
+        finally:
+            heartbeat.cancel()
         for p, r in zip(planned, results, strict=True):
             if isinstance(r, BaseException):
                 log.warning("delivery.failed", id=p.item_id, target=p.target, kind=p.kind, error=str(r)[:300])
@@ -103,6 +109,17 @@ class DeliverHandler:
         errors = [r for r in results if isinstance(r, BaseException)]
         transient = [e for e in errors if not is_permanent(e)]
         return (transient or errors or [None])[0]
+
+
+    async def _in_progress(self, msg: Msg) -> None:
+        """Tell JetStream this message is still being worked on, so a slow tool never gets it redelivered to a
+        second worker mid-call (the ack deadline restarts each time)."""
+        while True:
+            await asyncio.sleep(max(0.5, self.settings.ack_wait_s / 3))
+            try:
+                await msg.in_progress()
+            except Exception:  # noqa: BLE001 - broker away: the redelivery is absorbed by the ledger
+                return
 
 
 def outbound_client(config: Config, settings: Settings, env: dict[str, str]) -> OutboundClient:
