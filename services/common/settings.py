@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     deliver_read_timeout_s: float = Field(default=6.0, gt=0)
     deliver_budget_s: float = Field(default=12.0, ge=0)  # no retry of one call starts later than this
     deliver_max_response_bytes: int = Field(default=1024 * 1024, gt=0)
+    deliver_max_deliver: int = Field(default=12, ge=1)  # deliveries of one message before its dead letter (~4 min of NAK delays)
+    deliver_loops: int = Field(default=4, ge=1)  # fetch loops per input stream: a slow batch holds up only its own
+    deliver_metrics_port: int | None = None  # `switchboard deliver` alone: serve /metrics here (`up`: ingest's /metrics)
     # the PM inbox (`switchboard web`; `up` serves it too)
     web_host: str = "127.0.0.1"
     web_port: int = 8080

@@ -135,9 +135,17 @@ def outbound_client(config: Config, settings: Settings, env: dict[str, str]) -> 
 
 async def run_deliver(js: JetStreamContext, config: Config, settings: Settings, stop: asyncio.Event) -> None:
     env = dict(os.environ)
+    # a tool may be down for minutes: more redeliveries (NAK delays 0.5 s ... 30 s) than the other stages
+    settings = settings.model_copy(update={"max_deliver": settings.deliver_max_deliver})
     client = outbound_client(config, settings, env)
     handler = DeliverHandler(Ledger(await deliveries_bucket(js, settings)), client, config, settings, env)
+    if settings.deliver_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.deliver_metrics_port, addr=settings.host)
+    # several fetch loops share each durable consumer: a batch waiting on a slow tool holds up only its own loop
+    loops = [run_stage(js, stage, handler, settings, stop) for stage in STAGES for _ in range(settings.deliver_loops)]
     try:
-        await asyncio.gather(*(run_stage(js, stage, handler, settings, stop) for stage in STAGES))
+        await asyncio.gather(*loops)
     finally:
         await client.aclose()

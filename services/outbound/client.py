@@ -35,6 +35,7 @@ from services.outbound.guard import AllowList, check_url
 from services.outbound.transport import GuardedTransport, Resolver, system_resolve
 
 USER_AGENT = "Switchboard-deliver/1"
+FAILING_AFTER = 3  # deliveries in a row that failed: the host is treated as down (one attempt each)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class OutboundClient:
         on_retry: Callable[[OutboundRequest, BaseException], None] | None = None,
     ) -> None:
         self.hosts = frozenset(h.lower() for h in configured_hosts)
+        self.failing: dict[str, int] = {}  # host -> deliveries in a row that ended in failure
         self.allow = allow
         self.settings = settings
         self.on_retry = on_retry
@@ -156,11 +158,26 @@ class OutboundClient:
         return lookup.marker in text
 
     async def deliver(self, req: OutboundRequest, look_first: bool = False) -> Outcome:
-        """Send with retries. `look_first`: an earlier attempt (another process) may have been applied."""
+        """Send with retries. `look_first`: an earlier attempt (another process) may have been applied.
+        A host whose last `FAILING_AFTER` deliveries all failed gets one attempt, no in-process retries, until
+        it answers again: its messages go back to JetStream (NAK with a growing delay) instead of holding a
+        batch that also carries other tools' deliveries."""
+        host = (urlsplit(req.url).hostname or "").lower()
+        degraded = self.failing.get(host, 0) >= FAILING_AFTER
+        try:
+            outcome = await self._deliver(req, look_first, degraded)
+        except OutboundError:
+            self.failing[host] = self.failing.get(host, 0) + 1
+            raise
+        self.failing.pop(host, None)
+        return outcome
+
+    async def _deliver(self, req: OutboundRequest, look_first: bool, degraded: bool) -> Outcome:
         attempts = 0
         unknown = look_first
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(OutboundTransient), stop=self._stop, wait=self._wait,
+            retry=retry_if_exception_type(OutboundTransient),
+            stop=(lambda state: True) if degraded else self._stop, wait=self._wait,
             before_sleep=self._before_sleep(req), reraise=True,
         )
         async for attempt in retrying:

@@ -179,3 +179,35 @@ async def test_an_item_without_a_reply_target_is_acked_and_recorded_as_skipped(d
     assert "no reply" in (skipped.last_error or "")
     await wait_for(lambda: _consumer_idle(js, names.ANSWERS, names.DELIVER_ANSWERS_CONSUMER))
     assert not await read_stream(js, names.DLQ, [names.all_stream_filter(names.DLQ)])
+
+
+async def test_a_slow_tool_does_not_hold_up_another_tools_delivery(nc: Client, tool: FakeTool, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = FakeTool().start()
+    try:
+        for k, v in ENV.items():
+            monkeypatch.setenv(k, v)
+        js = nc.jetstream()
+        s = settings().model_copy(update={"deliver_read_timeout_s": 10.0})
+        await ensure_streams(js, s)
+        config = Config(directory=".", sources=[
+            SourceConfig(name="zendesk", kind="zendesk", reply=ReplyConfig(url=tool.url, credentials="ZD")),
+            SourceConfig(name="intercom", kind="intercom", reply=ReplyConfig(url=other.url, credentials="IC", admin_id="1")),
+        ])
+        tool.faults = [("slow", 6.0)]
+        slow = answered("8")
+        fast = item_from_sample("intercom").model_copy(update={"id": "it9", "source": "intercom"})
+        await publish_item(js, names.answer_subject("zendesk", slow.id), slow.model_dump_json().encode(), slow.id, 5)
+        await publish_item(js, names.answer_subject("intercom", fast.id), fast.model_dump_json().encode(), fast.id, 5)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_deliver(js, config, s, stop))
+        ledger = Ledger(await deliveries_bucket(js, s))
+        try:
+            await wait_for(lambda: status_of(ledger, "it9", "answer", "sent"))
+            assert await status_of(ledger, "it8", "answer", "pending")  # Zendesk is still answering
+            await wait_for(lambda: status_of(ledger, "it8", "answer", "sent"))
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 15)
+        assert tool.count_marker("[sb:it8:answer]") == 1 and other.count_marker("[sb:it9:answer]") == 1
+    finally:
+        other.stop()

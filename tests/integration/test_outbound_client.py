@@ -177,3 +177,22 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
 
 def test_outcome_unknown_is_transient_and_may_have_applied() -> None:
     assert OutcomeUnknown("x").may_have_applied and not Throttled("x").may_have_applied
+
+
+async def test_a_host_that_keeps_failing_gets_one_attempt_per_delivery_until_it_answers(tool: FakeTool) -> None:
+    tool.fail_until = float("inf")
+    c = client(OutboundSettings(read_timeout_s=0.5, budget_s=0.3, backoff_base_s=0.05, backoff_max_s=0.05))
+    try:
+        for _ in range(3):
+            with pytest.raises(Throttled):
+                await c.deliver(zendesk_request(tool))
+        assert len(tool.requests) > 3  # retried in-process while the host was not yet known to be down
+        before = len(tool.requests)
+        with pytest.raises(Throttled):
+            await c.deliver(zendesk_request(tool))
+        assert len(tool.requests) == before + 1  # down: one attempt, back to JetStream at once
+        tool.fail_until = 0.0
+        await c.deliver(zendesk_request(tool))
+        assert c.failing == {}
+    finally:
+        await c.aclose()
