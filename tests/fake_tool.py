@@ -66,6 +66,9 @@ class FakeTool:
         return self
 
     def stop(self) -> None:
+        if self._loop.is_closed():
+            return
+
         async def close() -> None:
             self._server.close()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
