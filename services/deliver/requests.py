@@ -9,6 +9,8 @@ adapters kept them in `item.attributes` (zendesk/freshdesk `ticket_id`, intercom
 | freshdesk | POST {url}/api/v2/tickets/{id}/notes {"body","private"}        | Basic `KEY:X`                     | GET .../tickets/{id}/conversations |
 | slack     | POST {response_url} (ephemeral) or {url}/api/chat.postMessage  | none / Bearer bot token           | none (see docs/delivery.md)     |
 | standard  | POST {url}, Standard Webhooks signature, same webhook-id always | whsec_ secret signs               | the receiver dedups webhook-id  |
+| jira      | POST {url}/rest/api/2/issue/{key}/comment {"body"}              | Basic `email:API_TOKEN`           | GET .../comment?orderBy=-created |
+| github    | POST {url}/repos/{owner/repo}/issues/{n}/comments {"body"}      | Bearer token                      | GET .../comments?per_page=100   |
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from services.config.models import ReplyConfig
 from services.outbound.client import Lookup, OutboundRequest, encode_json
 from services.outbound.guard import SLACK_RESPONSE_HOST, AllowList
 
-REPLY_KINDS = frozenset({"zendesk", "intercom", "freshdesk", "slack", "standard"})
+REPLY_KINDS = frozenset({"zendesk", "intercom", "freshdesk", "slack", "standard", "jira", "github"})
+GITHUB_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 
 
 class NoTarget(Exception):
@@ -103,6 +106,32 @@ def freshdesk(item: Item, reply: ReplyConfig, env: Mapping[str, str], text: str,
                            lookup=Lookup(f"{base}/conversations", marker, auth=auth))
 
 
+def jira(item: Item, reply: ReplyConfig, env: Mapping[str, str], text: str, marker: str) -> OutboundRequest:
+    """Jira Cloud REST v2 (plain-text body; v3 would need Atlassian Document Format)."""
+    key = _attr(item, "issue_key", "issue_id")
+    if not key:
+        raise NoTarget("jira item without an issue key")
+    credentials = _env(env, reply.credentials, "jira reply.credentials")
+    if ":" not in credentials:
+        raise BadTarget(f"jira reply.credentials: {reply.credentials} must hold `email:API_TOKEN`")
+    auth = _basic(*credentials.split(":", 1))
+    url = f"{reply.url}/rest/api/2/issue/{quote(key, safe='')}/comment"
+    return OutboundRequest(kind="jira", method="POST", url=url, body={"body": text}, auth=auth,
+                           lookup=Lookup(f"{url}?orderBy=-created&maxResults=100", marker, auth=auth))
+
+
+def github(item: Item, reply: ReplyConfig, env: Mapping[str, str], text: str, marker: str) -> OutboundRequest:
+    """An issue or pull-request comment (both are issues to this endpoint); discussions have no REST comment API."""
+    repository, number = _attr(item, "repository"), _attr(item, "number")
+    if not repository or not number or str(item.attributes.get("github_event", "")).startswith("discussion"):
+        raise NoTarget("github item without a repository and issue number")
+    auth = "Bearer " + _env(env, reply.credentials, "github reply.credentials")
+    url = f"{reply.url}/repos/{quote(repository, safe='/')}/issues/{quote(number, safe='')}/comments"
+    return OutboundRequest(kind="github", method="POST", url=url, body={"body": text}, auth=auth,
+                           headers=dict(GITHUB_HEADERS),
+                           lookup=Lookup(f"{url}?per_page=100", marker, headers=dict(GITHUB_HEADERS), auth=auth))
+
+
 def slack(item: Item, reply: ReplyConfig | None, env: Mapping[str, str], text: str, blocks: list[dict[str, Any]],
           allow: AllowList, prefer_channel: bool = False) -> OutboundRequest:
     """A slash command or shortcut is answered on its `response_url` (ephemeral); a message event by a threaded
@@ -163,6 +192,10 @@ def comment_request(item: Item, reply: ReplyConfig | None, env: Mapping[str, str
         return intercom(item, reply, env, text, marker)
     if item.kind == "freshdesk":
         return freshdesk(item, reply, env, text, marker)
+    if item.kind == "jira":
+        return jira(item, reply, env, text, marker)
+    if item.kind == "github":
+        return github(item, reply, env, text, marker)
     raise NoTarget(f"kind {item.kind} has no reply request")
 
 

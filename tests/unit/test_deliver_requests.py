@@ -204,3 +204,28 @@ def test_pm_reply_goes_to_the_ticket_and_the_owner_is_told_in_the_team_channel()
     assert "Fixed in 4.2" in first.request.body["ticket"]["comment"]["body"]
     assert "[sb:" + item.id + ":reply.3]" in first.request.body["ticket"]["comment"]["body"]
     assert owner.target == "owner.3" and owner.request is not None and "Dana" in owner.request.body["text"]
+
+
+def test_jira_comment_with_basic_email_token() -> None:
+    item = item_from_sample("jira")
+    [p] = plans.plan_answer(item, ctx(config(jira=ReplyConfig(url="https://acme.atlassian.net", credentials="JI")),
+                                      {**ENV, "JI": "ops@acme.com:jira-token"}))
+    req = p.request
+    assert req is not None
+    key = item.attributes["issue_key"]
+    assert (req.method, req.url) == ("POST", f"https://acme.atlassian.net/rest/api/2/issue/{key}/comment")
+    assert basic(req.auth or "") == "ops@acme.com:jira-token"
+    assert "[sb:it0123456789abcdef012345:answer]" in req.body["body"]
+    assert req.lookup is not None and "orderBy=-created" in req.lookup.url
+
+
+def test_github_issue_comment_with_bearer_and_api_version() -> None:
+    item = item_from_sample("github")
+    [p] = plans.plan_answer(item, ctx(config(github=ReplyConfig(url="https://api.github.com", credentials="GH")),
+                                      {**ENV, "GH": "ghp_token"}))
+    req = p.request
+    assert req is not None
+    repo, number = item.attributes["repository"], item.attributes["number"]
+    assert (req.method, req.url) == ("POST", f"https://api.github.com/repos/{repo}/issues/{number}/comments")
+    assert req.auth == "Bearer ghp_token" and req.headers["X-GitHub-Api-Version"] == "2022-11-28"
+    assert set(req.body) == {"body"}
