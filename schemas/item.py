@@ -133,7 +133,7 @@ class Item(_Model):
 
 def item_id(source: str, delivery_id: str) -> str:
     """Deterministic id: a sender's redelivery of the same event gets the same id (that is the dedup key)."""
-    digest = hashlib.sha256(f"{source}\x00{delivery_id}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{source}\x00{delivery_id}".encode("utf-8", "surrogatepass")).hexdigest()  # lone surrogates too
     return digest[:24]
 
 

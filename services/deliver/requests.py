@@ -153,7 +153,7 @@ def slack(item: Item, reply: ReplyConfig | None, env: Mapping[str, str], text: s
     auth = "Bearer " + _env(env, reply.credentials, "slack reply.credentials (bot token)")
     body: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks}
     thread = _attr(item, "thread_ts", "ts", "message_ts")
-    if thread and not prefer_channel:
+    if thread:  # a message event: answer (and reply) in its thread
         body["thread_ts"] = thread
     return OutboundRequest(kind="slack", method="POST", url=f"{reply.url}/api/chat.postMessage", body=body, auth=auth,
                            headers={"Content-Type": "application/json; charset=utf-8"}, expect_ok=True)
