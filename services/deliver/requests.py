@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import quote, urlsplit
@@ -59,9 +60,22 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+URL_RE = re.compile(r"https?://[^\s<>\"']+")
+
+
 def as_html(text: str) -> str:
-    """Intercom and Freshdesk bodies are HTML: escape the text, one paragraph per line."""
-    return "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
+    """Intercom and Freshdesk bodies are HTML: escape the text, one paragraph per line, links clickable."""
+
+    def line_html(line: str) -> str:
+        out, last = [], 0
+        for m in URL_RE.finditer(line):
+            out.append(html.escape(line[last:m.start()]))
+            url = html.escape(m.group(0))
+            out.append(f'<a href="{url}">{url}</a>')
+            last = m.end()
+        return "".join(out) + html.escape(line[last:])
+
+    return "".join(f"<p>{line_html(line)}</p>" for line in text.splitlines() if line.strip())
 
 
 def zendesk(item: Item, reply: ReplyConfig, env: Mapping[str, str], text: str, marker: str) -> OutboundRequest:

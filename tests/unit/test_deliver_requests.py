@@ -229,3 +229,9 @@ def test_github_issue_comment_with_bearer_and_api_version() -> None:
     assert (req.method, req.url) == ("POST", f"https://api.github.com/repos/{repo}/issues/{number}/comments")
     assert req.auth == "Bearer ghp_token" and req.headers["X-GitHub-Api-Version"] == "2022-11-28"
     assert set(req.body) == {"body"}
+
+
+def test_html_bodies_escape_the_text_and_make_links_clickable() -> None:
+    body = requests.as_html("Read <this> & https://help.example.com/a?b=1&c=2 now\n\n[sb:x:answer]")
+    assert body == ('<p>Read &lt;this&gt; &amp; <a href="https://help.example.com/a?b=1&amp;c=2">'
+                    'https://help.example.com/a?b=1&amp;c=2</a> now</p><p>[sb:x:answer]</p>')
