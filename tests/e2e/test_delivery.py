@@ -11,6 +11,7 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -87,6 +88,8 @@ def test_one_comment_on_the_ticket_through_a_kill_9_mid_request(
             trace = sb.cli("trace", item_id)
             assert "delivery" in trace.stdout and "answer (zendesk) sent" in trace.stdout, trace.stdout
             assert "e2e-api-token" not in sb.log.read_text()
+            metrics = httpx.get(sb.url + "/metrics", timeout=5).text
+            assert 'switchboard_deliveries_total{kind="zendesk",outcome="found"} 1.0' in metrics
         finally:
             sb.process.terminate()
             sb.process.wait(15)
