@@ -166,8 +166,11 @@ class OutboundClient:
         degraded = self.failing.get(host, 0) >= FAILING_AFTER
         try:
             outcome = await self._deliver(req, look_first, degraded)
-        except OutboundError:
+        except OutboundTransient:  # no answer, 429 or 5xx: the host is struggling
             self.failing[host] = self.failing.get(host, 0) + 1
+            raise
+        except (Rejected, Redirected, TooLarge):  # the host answered (this request is what is wrong)
+            self.failing.pop(host, None)
             raise
         self.failing.pop(host, None)
         return outcome
@@ -182,10 +185,10 @@ class OutboundClient:
         )
         async for attempt in retrying:
             with attempt:
-                if unknown and req.lookup is not None and await self.find(req.lookup, req):
-                    return Outcome(None, attempts, found_by_lookup=True)
-                attempts += 1
                 try:
+                    if unknown and req.lookup is not None and await self.find(req.lookup, req):
+                        return Outcome(None, attempts, found_by_lookup=True)
+                    attempts += 1
                     status, text = await self.send(req)
                 except OutboundError as exc:
                     exc.attempts = attempts  # type: ignore[attr-defined]

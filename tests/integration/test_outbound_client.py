@@ -196,3 +196,15 @@ async def test_a_host_that_keeps_failing_gets_one_attempt_per_delivery_until_it_
         assert c.failing == {}
     finally:
         await c.aclose()
+
+
+async def test_permanent_answers_do_not_mark_a_host_as_down(tool: FakeTool) -> None:
+    tool.faults = [("status", 404)] * 4
+    c = client()
+    try:
+        for _ in range(4):
+            with pytest.raises(Rejected):
+                await c.deliver(zendesk_request(tool))
+        assert c.failing == {}
+    finally:
+        await c.aclose()
