@@ -105,7 +105,10 @@ def _team_webhook(team: str | None, ctx: Context, priority: str | None = None) -
 
 
 def plan_notify(item: Item, ctx: Context) -> list[Planned]:
+    """Nothing at all (no ledger entry) for a team without `notify:`: most queue items concern no one in Slack."""
     team = item.decision.team if item.decision else None
+    if ctx.config.teams.team(team).notify is None:
+        return []
     target = f"notify.{team}"
     url, skip = _team_webhook(team, ctx, (item.decision.priority if item.decision else None) or "normal")
     if url is None:

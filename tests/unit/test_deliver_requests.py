@@ -193,6 +193,9 @@ def test_team_notification_only_at_or_above_min_priority() -> None:
     assert low.request is None and "below" in (low.skip or "")
     [unset] = plans.plan_notify(routed("high"), ctx(config(), {}))
     assert unset.request is None and "HOOK" in (unset.skip or "")
+    other = routed("high").model_copy(update={"decision": Decision(rule="r", action="route", team="platform",
+                                                                    priority="high", reason="x")})
+    assert plans.plan_notify(other, ctx(config())) == []  # a team without notify: nothing, not even a record
 
 
 def test_pm_reply_goes_to_the_ticket_and_the_owner_is_told_in_the_team_channel() -> None:
