@@ -146,6 +146,12 @@ class FakeTool:
         if m := re.fullmatch(r"/api/v2/tickets/(\w+)/notes", req.path):  # freshdesk
             self.comments[m.group(1)].append(data["body"])
             return {"id": len(self.comments[m.group(1)]), "body": data["body"]}
+        if m := re.fullmatch(r"/rest/api/2/issue/([\w-]+)/comment", req.path):  # jira
+            self.comments[m.group(1)].append(data["body"])
+            return {"id": str(len(self.comments[m.group(1)])), "body": data["body"]}
+        if m := re.fullmatch(r"/repos/[\w.-]+/[\w.-]+/issues/(\d+)/comments", req.path):  # github
+            self.comments[m.group(1)].append(data["body"])
+            return {"id": len(self.comments[m.group(1)]), "body": data["body"]}
         webhook_id = req.headers.get("webhook-id")
         if webhook_id:  # standard webhooks receiver: dedup on webhook-id
             if webhook_id in self.seen_webhook_ids:
@@ -166,6 +172,11 @@ class FakeTool:
                     "conversation_parts": {"conversation_parts": parts, "total_count": len(parts)}}
         if m := re.fullmatch(r"/api/v2/tickets/(\w+)/conversations", path):
             return [{"body": b, "private": True} for b in self.comments[m.group(1)]]
+        if m := re.fullmatch(r"/rest/api/2/issue/([\w-]+)/comment", path):
+            bodies = list(reversed(self.comments[m.group(1)]))
+            return {"startAt": 0, "maxResults": 100, "total": len(bodies), "comments": [{"body": b} for b in bodies]}
+        if m := re.fullmatch(r"/repos/[\w.-]+/[\w.-]+/issues/(\d+)/comments", path):
+            return [{"body": b} for b in self.comments[m.group(1)]]
         return {"error": "not found"}
 
     @staticmethod

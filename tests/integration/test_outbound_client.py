@@ -208,3 +208,30 @@ async def test_permanent_answers_do_not_mark_a_host_as_down(tool: FakeTool) -> N
         assert c.failing == {}
     finally:
         await c.aclose()
+
+
+def each_kind(tool: FakeTool) -> dict[str, tuple]:  # type: ignore[type-arg]
+    env = {**ENV, "JI": "ops@acme.com:jira-token", "GH": "ghp_x"}
+    reply = lambda **kw: ReplyConfig(url=tool.url, **kw)  # noqa: E731
+    return {
+        "zendesk": (requests.zendesk, "zendesk", reply(credentials="ZD"), env),
+        "intercom": (requests.intercom, "intercom", reply(credentials="IC", admin_id="7"), env),
+        "freshdesk": (requests.freshdesk, "freshdesk", reply(credentials="FD"), env),
+        "jira": (requests.jira, "jira", reply(credentials="JI"), env),
+        "github": (requests.github, "github", reply(credentials="GH"), env),
+    }
+
+
+@pytest.mark.parametrize("kind", ["zendesk", "intercom", "freshdesk", "jira", "github"])
+async def test_every_kind_with_a_look_up_finds_a_comment_whose_answer_was_lost(tool: FakeTool, kind: str) -> None:
+    build, sample, reply, env = each_kind(tool)[kind]
+    req = build(item_from_sample(sample), reply, env, f"Answer\n{MARKER}", MARKER)
+    tool.faults = [("drop",)]
+    c = client()
+    try:
+        outcome = await c.deliver(req)
+    finally:
+        await c.aclose()
+    assert outcome.found_by_lookup, [(r.method, r.path) for r in tool.requests]
+    assert tool.count_marker(MARKER) == 1
+    assert [r.method for r in tool.requests] == [req.method, "GET"]
