@@ -117,7 +117,7 @@ def freshdesk(item: Item, reply: ReplyConfig, env: Mapping[str, str], text: str,
     base = f"{reply.url}/api/v2/tickets/{quote(ticket, safe='')}"
     return OutboundRequest(kind="freshdesk", method="POST", url=f"{base}/notes",
                            body={"body": as_html(text), "private": not reply.public}, auth=auth,
-                           lookup=Lookup(f"{base}/conversations", marker, auth=auth))
+                           lookup=Lookup(f"{base}/conversations?per_page=100", marker, auth=auth))
 
 
 def jira(item: Item, reply: ReplyConfig, env: Mapping[str, str], text: str, marker: str) -> OutboundRequest:
