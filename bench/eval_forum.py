@@ -61,10 +61,31 @@ def scores(gold: list[str], pred: list[str]) -> dict[str, object]:
     }
 
 
+BINS = (0.0, 0.4, 0.6, 0.8, 0.9, 1.0001)
+
+
+def reliability(confidence: list[float], right: list[bool]) -> tuple[list[tuple[float, float, int]], float]:
+    """Per confidence bin: (mean confidence, share right, n); and the expected calibration error."""
+    rows, ece = [], 0.0
+    for lo, hi in zip(BINS, BINS[1:]):
+        idx = [i for i, c in enumerate(confidence) if lo <= c < hi]
+        if idx:
+            mean_c = sum(confidence[i] for i in idx) / len(idx)
+            share = sum(right[i] for i in idx) / len(idx)
+            rows.append((mean_c, share, len(idx)))
+            ece += len(idx) * abs(mean_c - share)
+    return rows, ece / max(1, len(confidence))
+
+
 def evaluate(judge: Judge, rows: list[dict[str, str]]) -> dict[str, object]:
     judgements = judge.judge([r["text"] for r in rows])
     pred = [AS_FORUM.get(j.intent, j.intent) for j in judgements]
-    return scores([r["label"] for r in rows], pred)
+    result = scores([r["label"] for r in rows], pred)
+    # is the intent confidence a probability? (the best label's, before the abstain to `other`)
+    best = [judge.intent_head.labels[int(b)] for b in judge.analyse([r["text"] for r in rows]).intent.best]
+    right = [AS_FORUM.get(b, b) == r["label"] for b, r in zip(best, rows)]
+    result["reliability"], result["ece"] = reliability([j.intent_confidence for j in judgements], right)
+    return result
 
 
 def report(result: dict[str, object], part: str) -> str:
@@ -75,6 +96,8 @@ def report(result: dict[str, object], part: str) -> str:
     lines.append(f"macro-F1 {result['macro_f1']:.3f}; non-questions taken for questions "
                  f"{result['non_questions_as_question']:.3f} (targets: question P >= 0.85 at R >= 0.60, "
                  "macro-F1 >= 0.60, non-questions <= 0.05)")
+    bins = ", ".join(f"{c:.2f}->{r:.2f} (n={n})" for c, r, n in result["reliability"])  # type: ignore[union-attr]
+    lines.append(f"intent confidence vs share right, per bin: {bins}; calibration error {result['ece']:.3f}")
     return "\n".join(lines)
 
 
