@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.cli.judgement import ConfigOpt, LabelledOpt, PrecisionOpt, _batches, _load, _read_lines, err
+from services.cli.judgement import ConfigOpt, LabelledOpt, PrecisionOpt, analysed_batches, err, load_judge, read_lines
 from services.config.loader import save_thresholds
 from services.enrich.bounds import upper_bound
 from services.enrich.calibration import Calibration, OperatingPoint, select_threshold
@@ -30,10 +30,10 @@ ConfidenceOpt = Annotated[float, typer.Option("--confidence", min=0.5, max=0.999
 
 def calibrate(kind: str, labelled: Path, precision: float, max_false: float, confidence: float,
               config_dir: Path | None) -> None:
-    config, judge = _load(config_dir)
+    config, judge = load_judge(config_dir)
     key, head = ("article", judge.kb_head) if kind == "kb" else ("area", judge.area_head)
     with labelled.open(encoding="utf-8") as fh:
-        rows = _read_lines(fh, ("text", key))
+        rows = read_lines(fh, ("text", key))
     unknown = sorted({str(r[key]) for r in rows if r[key] is not None and r[key] not in head.labels})
     if unknown:
         err.print(f"{labelled}: {key}s not in the config: {', '.join(unknown)}", style="red")
@@ -42,7 +42,7 @@ def calibrate(kind: str, labelled: Path, precision: float, max_false: float, con
         err.print(f"nothing to calibrate: {len(rows)} labelled lines, {len(head)} {key}s", style="red")
         raise typer.Exit(1)
     scores, correct, answerable, gate = [], [], [], []
-    for start, analysis in _batches(judge, [r["text"] for r in rows]):
+    for start, analysis in analysed_batches(judge, [r["text"] for r in rows]):
         pred = analysis.kb if kind == "kb" else analysis.area
         for i, (best, j) in enumerate(zip(pred.best, judge.judgements(analysis))):
             label = rows[start + i][key]

@@ -34,7 +34,7 @@ kb_app = typer.Typer(help="The knowledge base: ask it a question, calibrate its 
 areas_app = typer.Typer(help="Product areas: calibrate the area threshold.", no_args_is_help=True)
 
 
-def _load(config_dir: Path | None) -> tuple[Config, Judge]:
+def load_judge(config_dir: Path | None) -> tuple[Config, Judge]:
     configure_logging(level="warning")  # an offline command: only warnings (e.g. the BM25 fallback) on stderr
     directory = config_dir or default_config_dir()
     try:
@@ -50,7 +50,7 @@ def _load(config_dir: Path | None) -> tuple[Config, Judge]:
     return config, judge
 
 
-def _read_lines(stream: Any, required: tuple[str, ...] = ("text",)) -> list[dict[str, Any]]:
+def read_lines(stream: Any, required: tuple[str, ...] = ("text",)) -> list[dict[str, Any]]:
     rows = []
     for number, line in enumerate(stream, 1):
         if not line.strip():
@@ -66,7 +66,7 @@ def _read_lines(stream: Any, required: tuple[str, ...] = ("text",)) -> list[dict
     return rows
 
 
-def _batches(judge: Judge, texts: list[str]) -> Iterator[tuple[int, Analysis]]:
+def analysed_batches(judge: Judge, texts: list[str]) -> Iterator[tuple[int, Analysis]]:
     """Analyse in batches, with a progress bar on stderr when it is a terminal."""
     show = sys.stderr.isatty() and len(texts) > BATCH
     with Progress(console=err, disable=not show, transient=True) as progress:
@@ -79,7 +79,7 @@ def _batches(judge: Judge, texts: list[str]) -> Iterator[tuple[int, Analysis]]:
 
 def _judgements(judge: Judge, texts: list[str]) -> list[Judgement]:
     out: list[Judgement] = []
-    for _, analysis in _batches(judge, texts):
+    for _, analysis in analysed_batches(judge, texts):
         out.extend(judge.judgements(analysis))
     return out
 
@@ -96,7 +96,7 @@ def _ask_json(row_id: Any, j: Judgement, judge: Judge) -> dict[str, Any]:
 
 
 def _run(text: str | None, config_dir: Path | None, as_json: bool, shape, summary) -> None:  # type: ignore[no-untyped-def]
-    _, judge = _load(config_dir)
+    _, judge = load_judge(config_dir)
     if text is not None:
         [j] = judge.judge([text])
         if as_json:
@@ -106,7 +106,7 @@ def _run(text: str | None, config_dir: Path | None, as_json: bool, shape, summar
         return
     if sys.stdin.isatty():
         raise typer.BadParameter("give the text as an argument, or pipe JSON lines {\"id\":..., \"text\":...}")
-    rows = _read_lines(sys.stdin)
+    rows = read_lines(sys.stdin)
     for row, j in zip(rows, _judgements(judge, [r["text"] for r in rows])):
         print(json.dumps(shape(row["id"], j, judge)), flush=False)
     sys.stdout.flush()
@@ -124,7 +124,7 @@ def _classify_summary(judge: Judge, text: str, j: Judgement) -> None:
     if len(judge.area_head) > 1:
         others = ", ".join(f"{judge.area_head.labels[k]} {analysis.area.probs[0, k]:.2f}" for k in analysis.area.top(0)[1:])
         table.add_row("  runners-up (p)", others, "", "")
-    table.add_row("intent", j.intent, f"{j.intent_confidence:.3f}", "")
+    table.add_row("intent", j.intent, f"{j.intent_confidence:.3f}", f"{judge.thresholds.intent:.3f} (below: other)")
     if j.kb:
         table.add_row("best article", f"{j.kb.article} — {j.kb.title}", f"{j.kb.score:.3f}", f"{judge.kb_threshold():.3f}")
     out.print(table)
