@@ -23,6 +23,9 @@ from services.enrich.question_form import form_bias
 
 UNKNOWN = "unknown"
 KEYWORD_BONUS = 2.0  # added to an area's logit when one of its keywords occurs in the text
+# The intent head's logits are rescaled to this spread (std over its own examples; what the MiniLM head gives
+# with the built-in examples), so the question-form hints weigh the same with the BM25 fallback.
+INTENT_LOGIT_SCALE = 2.34
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ class Judge:
         start = 0
         labels = {"area": [a.id for a in areas], "intent": list(intents), "kb": [a.id for a in articles]}
         for name, (texts, owners) in flat.items():
-            heads[name] = Head(labels[name], vectors[start : start + len(texts)], owners)
+            scale = INTENT_LOGIT_SCALE if name == "intent" else None
+            heads[name] = Head(labels[name], vectors[start : start + len(texts)], owners, logit_scale=scale)
             start += len(texts)
         return cls(encoder, areas, heads["area"], heads["intent"], articles, heads["kb"], config.thresholds)
 
