@@ -87,7 +87,8 @@ def one_split(seed: int, design: str, train: dict[str, list[str]], test: list[tu
         chosen = select_threshold(*cal_scored, precision=PRECISION, max_false=MAX_FALSE, confidence=confidence)
         point = operating_point(*test_scored, chosen.chosen.threshold)
         out[method] = {"threshold": chosen.chosen.threshold, "cal_false": chosen.chosen.false_rate or 0.0,
-                       "false": point.false_rate or 0.0, "coverage": point.coverage, "precision": point.precision or 0.0,
+                       "false": point.false_rate or 0.0, "coverage": point.coverage,
+                       "precision": point.precision or 0.0,
                        "unseen_null": point.unanswerable}
     return out
 

@@ -132,7 +132,7 @@ def print_feedback_lines(rows: list[dict[str, Any]], scores: list[float], gate: 
 
 def kb_calibrate(labelled: LabelledOpt, precision: PrecisionOpt,
                  max_false_answers: Annotated[float, typer.Option("--max-false-answers", min=0.0, max=1.0,
-                     help="Largest share of null lines (unanswerable questions, feedback) that may get an answer.")] = 0.10,
+                     help="Largest share of null lines (unanswerable questions, feedback) answered.")] = 0.10,
                  confidence: ConfidenceOpt = 0.95, config: ConfigOpt = None) -> None:
     """Choose the auto-answer threshold from labelled lines and store it in calibration.yaml.
 

@@ -107,7 +107,8 @@ def select_threshold(scores, correct, answerable, *, precision: float, max_false
     return Calibration(
         chosen=chosen,
         precision_threshold=pick(candidates, prec_ok & useful, never),
-        false_threshold=pick(candidates, false_ok & useful, never) if n_false else (float(candidates[0]) if len(candidates) else 0.0),
+        false_threshold=(pick(candidates, false_ok & useful, never) if n_false
+                         else float(candidates[0]) if len(candidates) else 0.0),
         feasible=threshold != never,
         target_precision=precision,
         max_false=max_false,
@@ -165,9 +166,9 @@ def _size_advice(p: OperatingPoint, a: np.ndarray, precision: float, max_false: 
     if precision >= 1:
         out.append("a precision of 1 cannot be proven from a sample: ask for 0.95 or 0.99")
     elif int(a.sum()) < (all_right or 0):
+        realistic = smallest_sample(precision, confidence, (1 + precision) / 2, upper=False)
         out.append(f"only {int(a.sum())} answerable lines: even all answered correctly cannot show precision >= "
-                   f"{precision:g} at {level}; label at least {all_right} (about "
-                   f"{smallest_sample(precision, confidence, (1 + precision) / 2, upper=False)} at a realistic hit rate)")
+                   f"{precision:g} at {level}; label at least {all_right} (about {realistic} at a realistic hit rate)")
     return out
 
 

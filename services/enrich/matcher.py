@@ -75,7 +75,9 @@ class Prediction:
 class Head:
     """One decision's classifier: labels, their example vectors, and the fitted weights."""
 
-    def __init__(self, labels: list[str], vectors: np.ndarray, owners: np.ndarray, logit_scale: float | None = None) -> None:
+    def __init__(
+        self, labels: list[str], vectors: np.ndarray, owners: np.ndarray, logit_scale: float | None = None
+    ) -> None:
         """`logit_scale`: divide the logits so that their spread (std) over the training examples is this
         value, whatever the encoder (BM25's sparse vectors give logits ~20x the model's): hints added to
         the logits then weigh the same, and probabilities do not all saturate at 1."""
