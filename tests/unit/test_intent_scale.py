@@ -34,3 +34,20 @@ def test_bm25_intent_is_not_saturated_and_complaints_are_not_questions() -> None
     ])
     assert complaint.intent != "question"
     assert question.intent == "question" and question.intent_confidence > 0.8
+
+
+def test_one_encoding_per_batch_serves_every_head_and_the_question_form() -> None:
+    texts = [t for ex in merged_intents().values() for t in ex]
+
+    class Counting(Bm25Encoder):
+        calls: list[int] = []
+
+        def encode(self, batch):  # type: ignore[no-untyped-def]
+            self.calls.append(len(batch))
+            return super().encode(batch)
+
+    encoder = Counting(texts)
+    judge = Judge.from_config(Config(directory="/x"), encoder=encoder)
+    encoder.calls.clear()
+    out = judge.judge(["How do I export?", "The export is broken", "Please add dark mode"])
+    assert encoder.calls == [3] and len(out) == 3  # one encode call for the batch: area, intent and KB share it
