@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from schemas.item import AreaMatch, KbMatch
+from schemas.item import AreaMatch, Candidate, KbMatch
 from services.config.models import AreaConfig, Article, Config, Thresholds
 from services.enrich.encoder import Encoder, load_encoder
 from services.enrich.intents import merged_intents
@@ -22,6 +22,7 @@ from services.enrich.matcher import Head, Prediction, examples_matrix, single_th
 from services.enrich.question_form import form_bias
 
 UNKNOWN = "unknown"
+TOP_CANDIDATES = 3  # kept on the item for the decision audit (`switchboard trace`)
 KEYWORD_BONUS = 2.0  # added to an area's logit when one of its keywords occurs in the text
 # The intent head's logits are rescaled to this spread (std over its own examples; what the MiniLM head gives
 # with the built-in examples), so the question-form hints weigh the same with the BM25 fallback.
@@ -149,7 +150,9 @@ class Judge:
             best = self.area_head.labels[int(analysis.area.best[i])]
             confidence = round(float(analysis.area.confidence[i]), 4)
             assigned = best if confidence >= self.area_threshold() else UNKNOWN
-            area = AreaMatch(id=assigned, confidence=confidence, best=best)
+            candidates = [Candidate(id=self.area_head.labels[j], score=round(score, 4))
+                          for j, score in analysis.area.top_scores(i, TOP_CANDIDATES)]
+            area = AreaMatch(id=assigned, confidence=confidence, best=best, candidates=candidates)
         else:
             area = AreaMatch(id=UNKNOWN, confidence=0.0, best=None)
         intent, intent_confidence = "other", 0.0
@@ -165,5 +168,7 @@ class Judge:
         if len(self.kb_head):
             article = self.articles[int(analysis.kb.best[i])]
             score = round(float(analysis.kb.confidence[i]), 4)
-            kb = KbMatch(article=article.id, score=score, title=article.title, url=article.url)
+            candidates = [Candidate(id=self.articles[j].id, score=round(s, 4))
+                          for j, s in analysis.kb.top_scores(i, TOP_CANDIDATES)]
+            kb = KbMatch(article=article.id, score=score, title=article.title, url=article.url, candidates=candidates)
         return Judgement(area=area, intent=intent, intent_confidence=intent_confidence, kb=kb)

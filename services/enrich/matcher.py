@@ -71,6 +71,15 @@ class Prediction:
     def top(self, row: int, n: int = 3) -> list[int]:
         return [int(i) for i in np.argsort(-self.probs[row], kind="stable")[:n]]
 
+    def top_scores(self, row: int, n: int = 3) -> list[tuple[int, float]]:
+        """The n most probable labels with the same score `confidence` gives the best one
+        (probability x closeness to the label's nearest example, squared)."""
+        out = []
+        for j in self.top(row, n):
+            closeness = min(max(float(self.similarity[row, j]), 0.0), 1.0)
+            out.append((j, float(self.probs[row, j]) * closeness**2))
+        return out
+
 
 class Head:
     """One decision's classifier: labels, their example vectors, and the fitted weights."""
