@@ -45,6 +45,7 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     http: uvicorn.Server | None = None
+    web: uvicorn.Server | None = None
     try:
         if "enrich" in services:
             from services.enrich.worker import run_enrich
@@ -54,6 +55,14 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
             from services.route.worker import run_route
 
             tasks.append(asyncio.create_task(run_route(js, config, settings, stop), name="route"))
+        if "web" in services:  # the PM inbox (contract 6) on its own port
+            from services.web.app import create_app as create_web_app
+
+            web = _Server(uvicorn.Config(create_web_app(config, settings, nc), host=settings.web_host,
+                                         port=settings.web_port, log_level="warning", access_log=False,
+                                         lifespan="on", timeout_graceful_shutdown=5))
+            tasks.append(asyncio.create_task(web.serve(), name="web"))
+            log.info("web.up", url=f"http://{settings.web_host}:{settings.web_port}/")
         log.info("switchboard.up", services=list(services), config=str(settings.config), version=config.version)
         if "ingest" in services:
             from services.ingest.app import create_app
@@ -73,6 +82,8 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
             await _until_stopped(tasks, stop, None)
     finally:
         stop.set()
+        if web is not None:
+            web.should_exit = True
         if tasks:
             await asyncio.wait(tasks, timeout=10)
         await nc.drain() if nc.is_connected else await nc.close()

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "services.cli.judgement",  # classify, kb ask, kb calibrate, areas calibrate
     "services.cli.accounts",  # accounts import, accounts show
     "services.cli.dlq",  # dlq list, dlq show, dlq replay
+    "services.cli.web",  # web (the PM inbox)
 ]
 
 for _name in COMMAND_MODULES:

@@ -13,10 +13,17 @@ HostOpt = Annotated[Optional[str], typer.Option("--host", help="HTTP bind addres
 PortOpt = Annotated[Optional[int], typer.Option("--port", help="HTTP port (default 8000).")]
 
 
-def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, embedded: bool = True) -> None:  # type: ignore[no-untyped-def]
+WebPortOpt = Annotated[Optional[int], typer.Option("--web-port", help="PM inbox port (default 8080, on 127.0.0.1).")]
+
+
+def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, embedded: bool = True, web_port=None) -> None:  # type: ignore[no-untyped-def]
     from services.runner import run_blocking
 
-    settings = settings_from(config=config, nats_url=nats, data=data, host=host, port=port)
+    settings = settings_from(config=config, nats_url=nats, data=data, host=host, port=port, web_port=web_port)
+    if "web" in services:
+        from services.cli.web import announce
+
+        announce(settings)
     try:
         run_blocking(settings, services, embedded=embedded)
     except ConfigError as exc:
@@ -26,12 +33,14 @@ def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, em
         pass
 
 
-def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Start everything: embedded NATS (unless --nats/NATS_URL), the webhook receiver, enrich and route.
+def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None,
+       web_port: WebPortOpt = None) -> None:
+    """Start everything: embedded NATS (unless --nats/NATS_URL), the webhook receiver, enrich, route and the
+    PM inbox (http://127.0.0.1:8080).
 
     Example: `switchboard up --config examples/config` then, in another terminal, `switchboard demo`.
     """
-    _run(("ingest", "enrich", "route"), config, nats, data, host, port)
+    _run(("ingest", "enrich", "route", "web"), config, nats, data, host, port, web_port=web_port)
 
 
 def ingest(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
