@@ -36,20 +36,20 @@ def unauthorized() -> JSONResponse:
 def list_query(params: Any, user_teams: list[str]) -> Query:
     """The query of GET /api/items (and of the team page): raises Invalid on a bad parameter."""
     team = params.get("team")
-    state = params.get("state") or "open"
+    state = params.get("state", "open")
     if state not in STATE_FILTERS:
         raise Invalid(f"state must be one of {', '.join(STATE_FILTERS)}")
     limit_text = params.get("limit")
     try:
-        limit = int(limit_text) if limit_text not in (None, "") else DEFAULT_LIMIT
+        limit = int(limit_text) if limit_text is not None else DEFAULT_LIMIT
     except ValueError:
         raise Invalid("limit must be a whole number") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
-    sort = params.get("sort") or "age"
+    sort = params.get("sort", "age")
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}")
-    order = params.get("order") or ("desc" if sort == "arr" else "asc")
+    order = params.get("order", "desc" if sort == "arr" else "asc")
     if order not in ("asc", "desc"):
         raise Invalid("order must be asc or desc")
     filters = {k: (params.get(k) or None) for k in ("area", "intent", "account")}

@@ -68,17 +68,21 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+def _extend(base: dict[str, Any], title: str, **properties: Any) -> dict[str, Any]:
+    return {**base, "title": title, "properties": {**base["properties"], **properties},
+            "required": [*base.get("required", []), *properties]}
+
+
 @lru_cache(maxsize=1)
 def openapi() -> dict[str, Any]:
     _, defs = models_json_schema([(Item, "serialization"), (ActivityEvent, "serialization")], ref_template=REF)
     schemas: dict[str, Any] = dict(defs["$defs"])
     schemas["State"] = STATE
     schemas["Error"] = ERROR
-    schemas["ItemWithState"] = {"allOf": [_ref("Item"), {"type": "object", "required": ["state"],
-                                                         "properties": {"state": _ref("State")}}]}
-    schemas["ItemWithHistory"] = {"allOf": [_ref("ItemWithState"), {
-        "type": "object", "required": ["history"],
-        "properties": {"history": {"type": "array", "items": _ref("ActivityEvent")}}}]}
+    # the Item model forbids extra properties, so the API's item is the Item schema with `state` (and `history`)
+    schemas["ItemWithState"] = _extend(schemas["Item"], "ItemWithState", state=_ref("State"))
+    schemas["ItemWithHistory"] = _extend(schemas["Item"], "ItemWithHistory", state=_ref("State"),
+                                         history={"type": "array", "items": _ref("ActivityEvent")})
     note = {"type": ["string", "null"], "maxLength": 10000}
     return {
         "openapi": "3.1.0",
