@@ -61,7 +61,7 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
             web = _Server(uvicorn.Config(create_web_app(config, settings, nc), host=settings.web_host,
                                          port=settings.web_port, log_level="warning", access_log=False,
                                          lifespan="on", timeout_graceful_shutdown=5))
-            tasks.append(asyncio.create_task(web.serve(), name="web"))
+            tasks.append(asyncio.create_task(_serve_web(web, stop), name="web"))
             log.info("web.up", url=f"http://{settings.web_host}:{settings.web_port}/")
         log.info("switchboard.up", services=list(services), config=str(settings.config), version=config.version)
         if "ingest" in services:
@@ -90,6 +90,17 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
         if server:
             server.stop()
         log.info("switchboard.stopped")
+
+
+async def _serve_web(server: uvicorn.Server, stop: asyncio.Event) -> None:
+    """The inbox failing to start (its port taken) is logged; the pipeline keeps running without it."""
+    try:
+        await server.serve()
+    except (SystemExit, OSError) as exc:
+        log.error("web.failed", error=repr(exc), hint="port in use? pass --web-port")
+    if not stop.is_set():
+        log.error("web.stopped", hint="the pipeline keeps running; see the error above")
+        await stop.wait()
 
 
 def _freeze_startup_heap() -> None:
