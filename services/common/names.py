@@ -168,3 +168,12 @@ def external_key(external_id: str) -> str:
 def kv_token(value: str) -> str:
     """KV keys allow [-/_=.a-zA-Z0-9]; anything else is hex-escaped so every id has one key."""
     return "".join(c if (c.isascii() and (c.isalnum() or c in "-_.")) else f"={ord(c):x}" for c in value)
+
+
+def kv_stream(bucket: str) -> str:
+    """The stream behind a KV bucket (read it without consuming, e.g. every item state at once)."""
+    return f"KV_{bucket}"
+
+
+def kv_filter(bucket: str) -> str:
+    return f"$KV.{bucket}.>"
