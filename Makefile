@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SB     := $(VENV)/bin/switchboard
 
-.PHONY: install run test test-unit test-integration test-e2e bench eval chaos schemas clean
+.PHONY: install run test test-unit test-integration test-e2e bench bench-inbox eval chaos schemas clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ test-e2e: install
 
 bench: install
 	$(PY) -m bench.run
+
+# The PM inbox with 10,000 items in a team: p95 of the queue page and GET /api/items (docs/performance.md).
+bench-inbox: install
+	$(PY) -m bench.inbox
 
 eval: install
 	$(PY) -m bench.eval_banking77

@@ -8,33 +8,56 @@ may arrive in any order (a state before its item): what has no item yet waits in
 from __future__ import annotations
 
 import asyncio
+import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
 
 from schemas.inbox import ActivityEvent, ItemState, Status
 from schemas.item import Item
 from services.config.teams import TeamsFile
-from services.inbox.state import effective_status, initial_state, is_overdue
+from services.inbox.state import initial_state
 
 PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
 SORTS = ("age", "arr", "priority")
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     item: Item
     state: ItemState
     revision: int = 0  # KV revision of `state`; 0 = no entry (the initial state)
     history: list[ActivityEvent] = field(default_factory=list)
+    # plain values the queries compare (10,000 entries per team are scanned per request): set by `derive`
+    received: float = 0.0
+    arr: float = 0.0
+    priority: str = "normal"
+    priority_rank: int = 1
+    area: str | None = None
+    account_text: str = ""
+    status: str = "open"
+    wake: float | None = None  # a snooze's end
+    due: float = 0.0
 
-    @property
-    def arr(self) -> float:
-        return (self.item.account.arr or 0.0) if self.item.account else 0.0
+    def derive(self) -> "Entry":
+        item = self.item
+        self.received = item.received_at.timestamp()
+        self.arr = (item.account.arr or 0.0) if item.account else 0.0
+        self.priority = (item.decision.priority if item.decision else None) or "normal"
+        self.priority_rank = PRIORITY_RANK.get(self.priority, 1)
+        self.area = item.area.id if item.area else None
+        self.account_text = f"{item.account.name or ''}\n{item.account.id}".lower() if item.account else ""
+        return self.derive_state()
 
-    @property
-    def priority(self) -> str:
-        return (self.item.decision.priority if self.item.decision else None) or "normal"
+    def derive_state(self) -> "Entry":
+        self.status = self.state.status
+        self.wake = self.state.snoozed_until.timestamp() if self.state.snoozed_until else None
+        self.due = self.state.sla_due.timestamp()
+        return self
+
+    def status_at(self, now: float) -> str:
+        if self.status == "snoozed" and self.wake is not None and self.wake <= now:
+            return "open"
+        return self.status
 
 
 @dataclass(frozen=True)
@@ -53,9 +76,10 @@ class InboxIndex:
     def __init__(self, teams: TeamsFile) -> None:
         self.teams = teams
         self._entries: dict[str, Entry] = {}
-        self._by_team: dict[str, set[str]] = {}
+        self._by_team: dict[str, dict[str, Entry]] = {}  # team -> item id -> entry
         self._pending_states: dict[str, tuple[ItemState, int]] = {}
         self._pending_history: dict[str, list[ActivityEvent]] = {}
+        self._facets: dict[str, tuple[int, list[str], list[str]]] = {}
         self.version = 0  # bumps on every change: pages poll it to refresh without a reload
         self.changed = asyncio.Event()
 
@@ -74,10 +98,11 @@ class InboxIndex:
         pending = self._pending_states.pop(item.id, None)
         if pending:
             entry.state, entry.revision = pending
+        entry.derive()
         for event in self._pending_history.pop(item.id, []):
             _insert_event(entry.history, event)
         self._entries[item.id] = entry
-        self._by_team.setdefault(entry.state.team, set()).add(item.id)
+        self._by_team.setdefault(entry.state.team, {})[item.id] = entry
         self._bump()
 
     def set_state(self, state: ItemState, revision: int) -> None:
@@ -91,9 +116,10 @@ class InboxIndex:
         if revision <= entry.revision:
             return
         if entry.state.team != state.team:
-            self._by_team.get(entry.state.team, set()).discard(state.item_id)
-            self._by_team.setdefault(state.team, set()).add(state.item_id)
+            self._by_team.get(entry.state.team, {}).pop(state.item_id, None)
+            self._by_team.setdefault(state.team, {})[state.item_id] = entry
         entry.state, entry.revision = state, revision
+        entry.derive_state()
         self._bump()
 
     def add_event(self, event: ActivityEvent) -> None:
@@ -110,59 +136,62 @@ class InboxIndex:
 
     def counts(self, team: str, now: datetime) -> tuple[int, int]:
         """(open, overdue) of a team: open counts what still needs someone (open and claimed)."""
+        ts = now.timestamp()
         open_, overdue = 0, 0
-        for item_id in self._by_team.get(team, ()):
-            state = self._entries[item_id].state
-            if effective_status(state, now) in ("open", "claimed"):
+        for e in self._by_team.get(team, {}).values():
+            status = e.status
+            if status == "claimed" or status == "open" or (status == "snoozed" and e.wake is not None and e.wake <= ts):
                 open_ += 1
-                overdue += is_overdue(state, now)
+                if ts > e.due:
+                    overdue += 1
         return open_, overdue
 
     def query(self, q: Query, now: datetime) -> list[Entry]:
+        ts = now.timestamp()
         account = q.account.lower() if q.account else None
+        statuses = frozenset(q.statuses)
+        woken_ok = "open" in statuses
+        area, intent = q.area, q.intent
         rows: list[Entry] = []
         for team in q.teams:
-            for item_id in self._by_team.get(team, ()):
-                entry = self._entries[item_id]
-                if effective_status(entry.state, now) not in q.statuses:
+            for e in self._by_team.get(team, {}).values():
+                status = e.status
+                if status not in statuses:
+                    if not (woken_ok and status == "snoozed" and e.wake is not None and e.wake <= ts):
+                        continue
+                elif status == "snoozed" and e.wake is not None and e.wake <= ts:
+                    continue  # asked for snoozed, but this one has woken up
+                if area and e.area != area:
                     continue
-                item = entry.item
-                if q.area and (item.area.id if item.area else None) != q.area:
+                if intent and e.item.intent != intent:
                     continue
-                if q.intent and item.intent != q.intent:
+                if account and account not in e.account_text:
                     continue
-                if account and not _account_matches(item, account):
-                    continue
-                rows.append(entry)
-        rows.sort(key=_sort_key(q.sort), reverse=q.descending)
-        return rows[: q.limit]
+                rows.append(e)
+        pick = heapq.nlargest if q.descending else heapq.nsmallest
+        return pick(q.limit, rows, key=_sort_key(q.sort))
 
-    def facets(self, teams: Iterable[str]) -> tuple[list[str], list[str]]:
-        """The areas and intents present in these teams' queues (the page's filter choices)."""
+    def facets(self, team: str) -> tuple[list[str], list[str]]:
+        """The areas and intents present in a team's queue (the page's filter choices); cached per version."""
+        cached = self._facets.get(team)
+        if cached and cached[0] == self.version:
+            return cached[1], cached[2]
         areas, intents = set(), set()
-        for team in teams:
-            for item_id in self._by_team.get(team, ()):
-                item = self._entries[item_id].item
-                if item.area:
-                    areas.add(item.area.id)
-                if item.intent:
-                    intents.add(item.intent)
-        return sorted(areas), sorted(intents)
-
-
-def _account_matches(item: Item, needle: str) -> bool:
-    acct = item.account
-    if acct is None:
-        return False
-    return needle in (acct.name or "").lower() or needle in acct.id.lower()
+        for entry in self._by_team.get(team, {}).values():
+            if entry.area:
+                areas.add(entry.area)
+            if entry.item.intent:
+                intents.add(entry.item.intent)
+        self._facets[team] = (self.version, sorted(areas), sorted(intents))
+        return self._facets[team][1], self._facets[team][2]
 
 
 def _sort_key(sort: str):  # type: ignore[no-untyped-def]
     if sort == "arr":  # highest ARR first when descending; ties oldest first
-        return lambda e: (e.arr, -e.item.received_at.timestamp())
+        return lambda e: (e.arr, -e.received)
     if sort == "priority":
-        return lambda e: (PRIORITY_RANK.get(e.priority, 1), e.item.received_at)
-    return lambda e: e.item.received_at
+        return lambda e: (e.priority_rank, e.received)
+    return lambda e: e.received
 
 
 def _insert_event(history: list[ActivityEvent], event: ActivityEvent) -> bool:

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, get_args
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -22,6 +23,14 @@ MAX_BODY = 64 * 1024
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 _FILTER_MAX = 200
+LIST_PARAMS = frozenset({"team", "state", "limit", "sort", "order", "area", "intent", "account"})
+
+
+class FastJSON(JSONResponse):
+    """orjson: a page of 100 items is ~125 kB of JSON."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def error(status: int, message: str, **headers: str) -> JSONResponse:
@@ -85,6 +94,9 @@ class Api:
         if user is None:
             return unauthorized()
         now = datetime.now(UTC)
+        unknown = set(request.query_params) - LIST_PARAMS
+        if unknown:  # a typo (`stat=`) must not silently list something else
+            return error(422, f"unknown parameter(s): {', '.join(sorted(unknown))[:200]}")
         try:
             q = list_query(request.query_params, self.inbox.teams_of(user))
             rows = self.inbox.query(user, q, now)
@@ -92,7 +104,7 @@ class Api:
             return error(422, str(exc))
         except Forbidden as exc:
             return error(403, str(exc))
-        return JSONResponse({"items": [item_json(e, now) for e in rows]})
+        return FastJSON({"items": [item_json(e, now) for e in rows]})
 
     async def item(self, request: Request) -> Response:
         user = self.user(request)

@@ -16,13 +16,14 @@ from services.common.html import render
 from services.inbox.service import Forbidden, Inbox, NotFound
 from services.inbox.state import STATE_FILTERS, Conflict, Invalid
 from services.web.access import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE, Access, User
-from services.web.api import ACTIONS, list_query
+from services.web.api import ACTIONS, MAX_LIMIT, list_query
 from services.web.throttle import LoginThrottle
 from services.web.views import detail, row
 
 SNOOZE_CHOICES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "1d": timedelta(days=1),
                   "3d": timedelta(days=3), "1w": timedelta(weeks=1)}
 MAX_FORM = 64 * 1024
+PAGE_ROWS = 100  # rows per queue page; "Show more" adds as many
 
 
 class Pages:
@@ -130,13 +131,13 @@ class Pages:
         params = {k: v for k, v in request.query_params.items() if k in ("state", "sort", "order", "area",
                                                                           "intent", "account", "limit")}
         try:
-            q = list_query({**params, "team": team, "limit": params.get("limit") or "500"}, [team])
+            q = list_query({**params, "team": team, "limit": params.get("limit") or str(PAGE_ROWS)}, [team])
         except Invalid as exc:
             return self._page(request, "inbox_message.html", 422, user, title="Bad filter", message=str(exc))
         now = datetime.now(UTC)
         rows = [row(e, now) for e in self.inbox.query(user, q, now)]
         fragment = bool(request.query_params.get("fragment"))
-        areas, intents = self.inbox.index.facets([team])
+        areas, intents = self.inbox.index.facets(team)
         open_, overdue = self.inbox.index.counts(team, now)
         return self._page(
             request, "inbox_team_rows.html" if fragment else "inbox_team.html", user=user, team=team,
@@ -144,6 +145,8 @@ class Pages:
             states=list(STATE_FILTERS), open_count=open_, overdue_count=overdue,
             fragment_url=f"/teams/{team}?" + urlencode({**params, "fragment": "1"}),
             sort=q.sort, order="desc" if q.descending else "asc",
+            more_url=f"/teams/{team}?" + urlencode({**params, "limit": q.limit + PAGE_ROWS})
+            if len(rows) == q.limit and q.limit + PAGE_ROWS <= MAX_LIMIT else "",
         )
 
     async def item(self, request: Request, status: int = 200, error: str | None = None) -> Response:
