@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import nats
 
-from bench.run import DEMO_ENV, EXAMPLE_CONFIG, REPORTS, ROOT, SB, demo_env, log
+from bench.run import EXAMPLE_CONFIG, REPORTS, ROOT, SB, demo_env, log
 from schemas.item import Account, AreaMatch, Decision, Item, Person, item_id
 from services.common import names
 from services.common.embedded import EmbeddedNats, free_port
