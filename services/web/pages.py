@@ -176,13 +176,15 @@ class Pages:
         body = form_body(action, fields, datetime.now(UTC))
         item_id = request.path_params["item_id"]
         try:
-            await self.inbox.change(user, item_id, action, body)  # type: ignore[arg-type]
+            entry = await self.inbox.change(user, item_id, action, body)  # type: ignore[arg-type]
         except NotFound:
             return await self.item(request)
         except Forbidden as exc:
             return self._denied(request, user, str(exc))
         except (Invalid, Conflict) as exc:
             return await self.item(request, 409 if isinstance(exc, Conflict) else 422, str(exc))
+        if not user.sees(entry.state.team) and entry.history:  # handed to a team this user does not work
+            return RedirectResponse(f"/teams/{entry.history[-1].from_team}", status_code=303)
         return RedirectResponse(f"/items/{item_id}", status_code=303)
 
 

@@ -67,7 +67,8 @@ def test_login_session_csrf_and_throttle(nats_server: EmbeddedNats) -> None:
 def test_pages_take_bearer_tokens_and_escape_hostile_text(nats_server: EmbeddedNats) -> None:
     hostile = '<script>alert(1)</script><img src=x onerror=alert(1)>"\'><b>'
     item = queued_item(1, text=hostile, account=hostile)
-    with InboxServer(nats_server.url, [item]) as s:
+    other = queued_item(2)
+    with InboxServer(nats_server.url, [item, other]) as s:
         c = httpx.Client(base_url=s.url, timeout=10, headers=bearer("DANA"))
         for path in ("/", "/teams/strategic-pm", f"/items/{item.id}", "/teams/strategic-pm?fragment=1"):
             r = c.get(path)
@@ -81,3 +82,6 @@ def test_pages_take_bearer_tokens_and_escape_hostile_text(nats_server: EmbeddedN
         # a Bearer form post needs no CSRF token (no ambient credentials)
         assert c.post(f"/items/{item.id}/resolve", data={"note": "done"}).status_code == 303
         assert c.get(f"/api/items/{item.id}").json()["state"]["status"] == "resolved"
+        # handing an item to a team Dana does not work takes her back to the queue it left
+        moved = c.post(f"/items/{other.id}/reassign", data={"team": "platform", "note": "yours"})
+        assert moved.status_code == 303 and moved.headers["location"] == "/teams/strategic-pm"
