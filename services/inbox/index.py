@@ -171,6 +171,22 @@ class InboxIndex:
         pick = heapq.nlargest if q.descending else heapq.nsmallest
         return pick(q.limit, rows, key=_sort_key(q.sort))
 
+    def neighbours(self, entry: Entry, statuses: tuple[Status, ...], now: datetime) -> tuple[str | None, str | None]:
+        """The items just before and after `entry` in its team's queue, oldest first (one pass, no sort)."""
+        ts = now.timestamp()
+        here = (entry.received, entry.item.id)
+        prev: tuple[float, str] | None = None
+        nxt: tuple[float, str] | None = None
+        for e in self._by_team.get(entry.state.team, {}).values():
+            if e.status_at(ts) not in statuses:
+                continue
+            key = (e.received, e.item.id)
+            if key < here and (prev is None or key > prev):
+                prev = key
+            elif key > here and (nxt is None or key < nxt):
+                nxt = key
+        return (prev[1] if prev else None), (nxt[1] if nxt else None)
+
     def facets(self, team: str) -> tuple[list[str], list[str]]:
         """The areas and intents present in a team's queue (the page's filter choices); cached per version."""
         cached = self._facets.get(team)

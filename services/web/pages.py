@@ -160,8 +160,15 @@ class Pages:
                               message="No item with that id is in any queue.")
         except Forbidden as exc:
             return self._denied(request, user, str(exc))
-        return self._page(request, "inbox_item.html", status, user, d=detail(entry, datetime.now(UTC)),
-                          teams=self.inbox.all_teams(), snooze_choices=list(SNOOZE_CHOICES), error=error)
+        now = datetime.now(UTC)
+        prev_id, next_id = self._neighbours(user, entry, now)
+        return self._page(request, "inbox_item.html", status, user, d=detail(entry, now),
+                          teams=self.inbox.all_teams(), snooze_choices=list(SNOOZE_CHOICES), error=error,
+                          prev_id=prev_id, next_id=next_id)
+
+    def _neighbours(self, user: User, entry: Any, now: datetime) -> tuple[str | None, str | None]:
+        """The items before and after this one in its team's open queue (oldest first): j/k on the item page."""
+        return self.inbox.index.neighbours(entry, STATE_FILTERS["open"], now)
 
     async def act(self, request: Request) -> Response:
         user = self.user(request)

@@ -113,9 +113,17 @@ def test_pm_works_the_queue_in_a_real_browser(switchboard: Running, browser: Any
     assert page.evaluate("window.__noReload") == 1
     page.screenshot(path=str(IMG / "inbox-queue.png"), full_page=True)
 
-    # claim one (keyboard: j selects the first row, o opens it, c claims)
-    page.click(f"tr[data-id='{ids[0]}'] a")
-    page.wait_for_url(f"**/items/{ids[0]}")
+    # claim one from the keyboard: j selects the first row, j the next, k back, o opens it, c claims
+    first = page.get_attribute("tbody tr[data-id]", "data-id")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    assert page.get_attribute("tr.selected", "data-id") == first
+    page.keyboard.press("o")
+    page.wait_for_url(f"**/items/{first}")
+    page.keyboard.press("j")  # the item page: j is the next item of the queue
+    page.wait_for_url(lambda url: not url.endswith(first))
+    page.goto(f"{sb.web_url}/items/{ids[0]}")
     page.keyboard.press("c")
     page.wait_for_selector(".item-head .status.claimed")
     assert "claimed by ops@example.com" in page.inner_text(".item-head")

@@ -68,3 +68,16 @@ def test_sorting_filters_and_woken_snoozes() -> None:
     assert idx.counts("strategic-pm", later) == (3, 0)
     assert idx.counts("strategic-pm", now + timedelta(days=30)) == (3, 3)  # the snooze woke; every SLA passed
     assert idx.facets("strategic-pm") == (["billing", "integrations"], ["bug", "question"])
+
+
+def test_neighbours_follow_the_queue_order() -> None:
+    idx = InboxIndex(TeamsFile())
+    items = [queued_item(n, age=timedelta(hours=5 - n)) for n in range(4)]  # oldest first
+    for item in items:
+        idx.add_item(item)
+    now = datetime.now(UTC)
+    get = lambda i: idx.neighbours(idx.get(items[i].id), STATE_FILTERS["open"], now)  # noqa: E731
+    assert get(0) == (None, items[1].id) and get(1) == (items[0].id, items[2].id) and get(3) == (items[2].id, None)
+    resolved, _ = apply(idx.get(items[2].id).state, items[2], "resolve", DANA, {}, idx.teams, now)
+    idx.set_state(resolved, 1)
+    assert get(1) == (items[0].id, items[3].id)  # a resolved item is skipped

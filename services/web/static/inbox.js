@@ -42,8 +42,11 @@
     var current = all.indexOf(selected());
     var form;
     switch (ev.key) {
-      case "j": select(current + 1); break;
-      case "k": select(current < 0 ? 0 : current - 1); break;
+      case "j": case "k":
+        if (all.length) { select(ev.key === "j" ? current + 1 : (current < 0 ? 0 : current - 1)); break; }
+        var link = document.getElementById(ev.key === "j" ? "next" : "prev");  // the item page: next/previous item
+        if (link) { window.location.href = link.getAttribute("href"); } else { return; }
+        break;
       case "o": case "Enter":
         if (selected()) { window.location.href = selected().getAttribute("data-href"); } else { return; }
         break;
