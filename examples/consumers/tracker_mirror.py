@@ -26,6 +26,7 @@ from faststream import AckPolicy, FastStream
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 
 from schemas.item import Item
+from services.common import names
 
 RETRY_DELAY = 5.0
 
@@ -50,8 +51,8 @@ def create(nats_url: str, team: str, tracker_url: str, tracker_token: str, inbox
     http = httpx.AsyncClient(timeout=10)
 
     @broker.subscriber(
-        f"sb.queue.{team}.>",
-        stream=JStream(name="SB_QUEUES", declare=False),
+        names.queue_filter(team),  # sb.queue.<team>.>
+        stream=JStream(name=names.QUEUES, declare=False),  # SB_QUEUES belongs to Switchboard: never re-declare it
         durable=f"{team}-tracker-mirror",
         pull_sub=PullSub(batch_size=1, timeout=5),
         ack_policy=AckPolicy.MANUAL,

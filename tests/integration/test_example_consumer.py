@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
+from services.common import names
 from services.common.embedded import EmbeddedNats
 from services.config.teams import UserConfig
 from tests.inbox_support import InboxServer, inbox_config, queued_item
@@ -70,7 +71,7 @@ async def test_mirror_opens_one_issue_per_item_and_claims_it(nats_server: Embedd
         broker, _app = create(nats_server.url, "platform", tracker.url, "tracker-token", inbox.url, "bot-token")
         await broker.start()
         try:
-            stream = inbox.call(lambda js: js.stream_info("SB_QUEUES"))
+            stream = inbox.call(lambda js: js.stream_info(names.QUEUES))
             assert stream.config.max_msgs_per_subject == 1 and stream.config.discard_new_per_subject  # not re-declared
             deadline = time.monotonic() + 60
             states: list[dict[str, Any]] = []
