@@ -161,6 +161,8 @@ class Pages:
         except Forbidden as exc:
             return self._denied(request, user, str(exc))
         now = datetime.now(UTC)
+        if request.query_params.get("fragment") == "history":  # the page's live refresh of its history
+            return self._page(request, "inbox_item_history.html", user=user, d=detail(entry, now))
         prev_id, next_id = self._neighbours(user, entry, now)
         return self._page(request, "inbox_item.html", status, user, d=detail(entry, now),
                           teams=self.inbox.all_teams(), snooze_choices=list(SNOOZE_CHOICES), error=error,

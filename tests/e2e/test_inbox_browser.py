@@ -145,6 +145,12 @@ def test_pm_works_the_queue_in_a_real_browser(switchboard: Running, browser: Any
     page.wait_for_selector(".item-head .status.resolved")
     assert "Fixed in 4.2" in page.inner_text("#history") and "replied to the asker" in page.inner_text("#history")
     page.screenshot(path=str(IMG / "inbox-item.png"), full_page=True)
+    # another PM's change shows up in the open page's history without a reload
+    assert httpx.post(f"{sb.web_url}/api/items/{ids[2]}/reopen",
+                      headers={"Authorization": f"Bearer {OPS[1]}"}).status_code == 200
+    page.locator("#history", has_text="reopen").wait_for(timeout=20_000)
+    assert httpx.post(f"{sb.web_url}/api/items/{ids[2]}/resolve", json={"note": "Fixed in 4.2"},
+                      headers={"Authorization": f"Bearer {OPS[1]}"}).status_code == 200
     states = {i: landed(sb, i)["state"] for i in ids}
     assert states[ids[0]]["status"] == "claimed" and states[ids[1]]["team"] == "platform"
     assert states[ids[2]]["status"] == "resolved"
