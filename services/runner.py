@@ -48,6 +48,7 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     http: uvicorn.Server | None = None
+    web: uvicorn.Server | None = None
     try:
         if "enrich" in services:
             from services.enrich.worker import run_enrich
@@ -61,6 +62,14 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
             from services.deliver.worker import run_deliver
 
             tasks.append(asyncio.create_task(run_deliver(js, config, settings, stop), name="deliver"))
+        if "web" in services:  # the PM inbox (contract 6) on its own port
+            from services.web.app import create_app as create_web_app
+
+            web = _Server(uvicorn.Config(create_web_app(config, settings, nc), host=settings.web_host,
+                                         port=settings.web_port, log_level="warning", access_log=False,
+                                         lifespan="on", timeout_graceful_shutdown=5))
+            tasks.append(asyncio.create_task(_serve_web(web, stop), name="web"))
+            log.info("web.up", url=f"http://{settings.web_host}:{settings.web_port}/")
         log.info("switchboard.up", services=list(services), config=str(settings.config), version=config.version)
         if "ingest" in services:
             from services.ingest.app import create_app
@@ -80,12 +89,25 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
             await _until_stopped(tasks, stop, None)
     finally:
         stop.set()
+        if web is not None:
+            web.should_exit = True
         if tasks:
             await asyncio.wait(tasks, timeout=10)
         await nc.drain() if nc.is_connected else await nc.close()
         if server:
             server.stop()
         log.info("switchboard.stopped")
+
+
+async def _serve_web(server: uvicorn.Server, stop: asyncio.Event) -> None:
+    """The inbox failing to start (its port taken) is logged; the pipeline keeps running without it."""
+    try:
+        await server.serve()
+    except (SystemExit, OSError) as exc:
+        log.error("web.failed", error=repr(exc), hint="port in use? pass --web-port")
+    if not stop.is_set():
+        log.error("web.stopped", hint="the pipeline keeps running; see the error above")
+        await stop.wait()
 
 
 def _freeze_startup_heap() -> None:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.item import DeadLetter, Item
-from services.cli.options import DataOpt, JsonOpt, LimitOpt, NatsOpt, run_against_instance, settings_from
+from services.cli.options import ConfigOpt, DataOpt, JsonOpt, LimitOpt, NatsOpt, run_against_instance, settings_from
 from services.cli.reading import read_subjects
 from services.common import names
 from services.common.broker import connect_briefly
@@ -35,15 +35,19 @@ def _money(value: float | None) -> str:
     return "" if value is None else f"${value:,.0f}"
 
 
-def _items_table(items: list[Item], title: str) -> Table:
+def _items_table(items: list[Item], title: str, states: list[dict] | None = None) -> Table:  # type: ignore[type-arg]
     table = Table(title=title, show_lines=False, expand=True)
-    for col in ("received", "account", "ARR", "area", "intent", "text", "decision"):
+    table.add_column("received", overflow="fold")
+    if states:
+        table.add_column("state", no_wrap=True)
+    for col in ("account", "ARR", "area", "intent", "text", "decision"):
         table.add_column(col, overflow="fold")
-    for item in items:
+    for n, item in enumerate(items):
         text = (item.title + ": " if item.title else "") + (item.text or "")
         d = item.decision
         table.add_row(
             item.received_at.strftime("%Y-%m-%d %H:%M"),
+            *((_state_cell(states[n]),) if states else ()),
             (item.account.name or item.account.id) if item.account else "-",
             _money(item.account.arr) if item.account else "",
             f"{item.area.id} {item.area.confidence:.2f}" if item.area else "-",
@@ -54,6 +58,11 @@ def _items_table(items: list[Item], title: str) -> Table:
     return table
 
 
+def _state_cell(state: dict) -> str:  # type: ignore[type-arg]
+    cell = state["status"] + (f" by {state['assignee']}" if state["status"] == "claimed" and state["assignee"] else "")
+    return cell + (" OVERDUE" if state["overdue"] else "")
+
+
 def _print_items(items: list[Item], as_json: bool, title: str) -> None:
     if as_json:
         for item in items:
@@ -62,23 +71,40 @@ def _print_items(items: list[Item], as_json: bool, title: str) -> None:
         console.print(_items_table(items, title))
 
 
+StateOpt = Annotated[str, typer.Option("--state", help="open (open and claimed, the default), claimed, snoozed, "
+                                                       "resolved or all: the web inbox's states.")]
+
+
 def inbox(
     team: Annotated[str, typer.Argument(help="The team whose queue to show, e.g. `platform` or `unrouted`.")],
     as_json: JsonOpt = False,
     limit: LimitOpt = 50,
+    state: StateOpt = "open",
     nats: NatsOpt = None,
     data: DataOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
-    """The items waiting in a team's queue, newest last, without consuming them.
+    """The items in a team's queue, newest last, without consuming them, with the web inbox's state.
 
-    `switchboard inbox platform --json | jq .decision` — any NATS client can read the same queue
-    from stream SB_QUEUES, subject `sb.queue.<team>.>`.
+    `switchboard inbox platform --json | jq .state` — any NATS client can read the same queue
+    from stream SB_QUEUES, subject `sb.queue.<team>.>` (state: KV bucket sb_item_state).
     """
+    from services.cli.inbox_state import read_team
+    from services.inbox.state import STATE_FILTERS
+
     if not names.TOKEN_RE.match(team):
         typer.echo(f"{team!r} is not a team name (letters, digits, '-' and '_')", err=True)
         raise typer.Exit(2)
-    items = _run(lambda s: _read_items(s, names.QUEUES, [names.queue_filter(team)], limit), nats, data)
-    _print_items(items, as_json, f"{team}: {len(items)} waiting")
+    if state not in STATE_FILTERS:
+        typer.echo(f"--state must be one of {', '.join(STATE_FILTERS)}", err=True)
+        raise typer.Exit(2)
+    rows = run_against_instance(lambda s: read_team(s, team, state, limit),
+                                settings_from(nats_url=nats, data=data, config=config))
+    if as_json:
+        for item, st in rows:
+            typer.echo(json.dumps({**item.model_dump(mode="json"), "state": st}))
+    elif rows:
+        console.print(_items_table([i for i, _ in rows], f"{team}: {len(rows)} {state}", [st for _, st in rows]))
 
 
 def answers(as_json: JsonOpt = False, limit: LimitOpt = 50, nats: NatsOpt = None, data: DataOpt = None) -> None:

@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "services.cli.dlq",  # dlq list, dlq show, dlq replay
     "services.cli.rules",  # rules test, rules backtest
     "services.cli.publish",  # config publish, config versions, config rollback
+    "services.cli.web",  # web (the PM inbox)
 ]
 
 for _name in COMMAND_MODULES:

@@ -13,11 +13,18 @@ HostOpt = Annotated[Optional[str], typer.Option("--host", help="HTTP bind addres
 PortOpt = Annotated[Optional[int], typer.Option("--port", help="HTTP port (default 8000).")]
 
 
-def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, embedded: bool = True,  # type: ignore[no-untyped-def]
+WebPortOpt = Annotated[Optional[int], typer.Option("--web-port", help="PM inbox port (default 8080, on 127.0.0.1).")]
+
+
+def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, embedded: bool = True, web_port=None,  # type: ignore[no-untyped-def]
          publish: bool = False) -> None:
     from services.runner import run_blocking
 
-    settings = settings_from(config=config, nats_url=nats, data=data, host=host, port=port)
+    settings = settings_from(config=config, nats_url=nats, data=data, host=host, port=port, web_port=web_port)
+    if "web" in services:
+        from services.cli.web import announce
+
+        announce(settings)
     try:
         run_blocking(settings, services, embedded=embedded, publish=publish)
     except ConfigError as exc:
@@ -27,15 +34,17 @@ def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, em
         pass
 
 
-def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Start everything: embedded NATS (unless --nats/NATS_URL), the webhook receiver, enrich, route and deliver.
+def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None,
+       web_port: WebPortOpt = None) -> None:
+    """Start everything: embedded NATS (unless --nats/NATS_URL), the webhook receiver, enrich, route, deliver and
+    the PM inbox (http://127.0.0.1:8080).
 
     The --config folder becomes the current published config version when it differs from it
     (`switchboard config versions`); single services (`switchboard route`, ...) run the published version.
 
     Example: `switchboard up --config examples/config` then, in another terminal, `switchboard demo`.
     """
-    _run(("ingest", "enrich", "route", "deliver"), config, nats, data, host, port, publish=True)
+    _run(("ingest", "enrich", "route", "deliver", "web"), config, nats, data, host, port, web_port=web_port, publish=True)
 
 
 def ingest(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:

@@ -217,3 +217,12 @@ def deliver_replay_subject(original: str, item_id: str, replay_no: int) -> str:
     if origin == OUTBOX_REPLY:
         return f"{OUTBOX_PREFIX}.{OUTBOX_REPLY}.{item_id}.{number}.{token}"
     return outbox_subject(origin, item_id, token)
+
+
+def kv_stream(bucket: str) -> str:
+    """The stream behind a KV bucket (read it without consuming, e.g. every item state at once)."""
+    return f"KV_{bucket}"
+
+
+def kv_filter(bucket: str) -> str:
+    return f"$KV.{bucket}.>"

@@ -30,6 +30,7 @@ class Running:
     env: dict[str, str]
     process: subprocess.Popen  # type: ignore[type-arg]
     log: Path
+    web_url: str = ""  # the PM inbox (`up` serves it on --web-port)
 
     def post(self, source: str, body: bytes, delivery_id: str | None = None, now: float | None = None) -> httpx.Response:
         cfg = self.config.source(source)
@@ -44,11 +45,12 @@ class Running:
 
 
 def start_switchboard(nats_url: str, tmp: Path, config_dir: Path = EXAMPLE_CONFIG) -> Running:
-    port = free_port()
+    port, web_port = free_port(), free_port()
     env = {**os.environ, **demo_env(), "SWITCHBOARD_LOG_JSON": "true"}
     log = tmp / "switchboard.log"
     process = subprocess.Popen(
-        [SB, "up", "--config", str(config_dir), "--nats", nats_url, "--port", str(port), "--data", str(tmp / "data")],
+        [SB, "up", "--config", str(config_dir), "--nats", nats_url, "--port", str(port), "--data", str(tmp / "data"),
+         "--web-port", str(web_port)],
         stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env, cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -66,7 +68,14 @@ def start_switchboard(nats_url: str, tmp: Path, config_dir: Path = EXAMPLE_CONFI
     else:
         process.kill()
         raise RuntimeError(f"switchboard up not ready: {log.read_text()[-3000:]}")
-    return Running(url, nats_url, load_config(config_dir), demo_env(), process, log)
+    web_url = f"http://127.0.0.1:{web_port}"
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(web_url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return Running(url, nats_url, load_config(config_dir), demo_env(), process, log, web_url)
 
 
 @pytest.fixture

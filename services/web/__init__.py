@@ -1,0 +1,1 @@
+"""The PM inbox web app: JSON API (contract 6), pages, users and sessions."""
