@@ -1,12 +1,14 @@
 """The PM inbox in a real headless Chromium (Debian's `chromium`, driven by Playwright) against a running
 `switchboard up`: log in, see the demo items, claim, reassign, resolve with a note, watch a new webhook's item
 appear without a reload, and open a hostile item (script, HTML and attribute-breaking payloads in its text and
-its account's name) without any script running. Screenshots of the main pages go to docs/img/."""
+its account's name) without any script running. Screenshots of the main pages go to docs/img/ with SWITCHBOARD_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +25,9 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-IMG = ROOT / "docs" / "img"
+# `SWITCHBOARD_SCREENSHOTS=1 make test-e2e` refreshes docs/img/; otherwise they go to a temporary folder, so a
+# plain `make test` leaves the working tree clean.
+IMG = ROOT / "docs" / "img" if os.environ.get("SWITCHBOARD_SCREENSHOTS") else Path(tempfile.mkdtemp(prefix="sb-shots-"))
 OPS = ("ops@example.com", "demo-ops-token")
 HOSTILE = ("<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=1\">"
            "\"><svg onload=window.__pwned=1>' onmouseover='window.__pwned=1")
