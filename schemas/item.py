@@ -90,6 +90,18 @@ class KbMatch(_Model):
     candidates: list[Candidate] = Field(default_factory=list)  # the top three articles, best first
 
 
+class ThemeRef(_Model):
+    """The theme enrich put the item in (contract 7): similar feedback from any source shares one. The counts
+    are the theme's as of this item's enrichment, so rules can read them (`theme.accounts`, `theme.arr`)."""
+
+    id: str
+    label: str
+    area: str | None = None
+    items: int = 0  # items in the theme, this one included
+    accounts: int = 0  # distinct accounts
+    arr: float = 0.0  # ARR of the distinct accounts, each counted once
+
+
 class Decision(_Model):
     rule: str | None  # the rule that fired; None for built-in outcomes
     action: Action
@@ -133,6 +145,7 @@ class Item(_Model):
     intent: str | None = None
     intent_confidence: float | None = None
     kb: KbMatch | None = None
+    theme: ThemeRef | None = None
     enriched_at: datetime | None = None
     config_version: str | None = None  # the config version enrich judged it with; route decides with the same
     # route
