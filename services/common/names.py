@@ -168,3 +168,9 @@ def external_key(external_id: str) -> str:
 def kv_token(value: str) -> str:
     """KV keys allow [-/_=.a-zA-Z0-9]; anything else is hex-escaped so every id has one key."""
     return "".join(c if (c.isascii() and (c.isalnum() or c in "-_.")) else f"={ord(c):x}" for c in value)
+
+
+def rejected_decision_key(item_id: str) -> str:
+    """Decisions-KV key of the re-decision of an answer the asker rejected ("did this help?" -> no); the
+    item's first decision (the answer) stays under the plain item id."""
+    return f"{kv_token(item_id)}.rejected"

@@ -1,4 +1,5 @@
-"""The route stage: SB_ENRICHED → rules.yaml → a team queue, the answers stream, a drop or a record."""
+"""The route stage: SB_ENRICHED → rules.yaml → a team queue, the answers stream, a drop or a record; and
+SB_FEEDBACK → a "not helpful" answer re-decided into its team queue (services/route/feedback.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Sequence
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
@@ -21,6 +21,8 @@ from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.streams import decisions_bucket
 from services.config.models import Config
+from services.route.decisions import pin_decision
+from services.route.feedback import FEEDBACK_STAGE, FeedbackHandler
 from services.route.outputs import decided_item, outcome_subject
 from services.route.rules import compile_rules, decide
 
@@ -92,19 +94,16 @@ class RouteHandler:
         )
         return None
 
-
     async def _first_decision(self, item_id: str, decision: Decision) -> Decision:
-        """Pin the first decision for this item. A redelivery (the worker died after publishing, before its
-        ack) or a replay then goes where the first decision sent it, even if the rules changed in between;
-        the per-subject limit of the output streams then refuses the second copy."""
-        try:
-            await self.decisions.create(item_id, decision.model_dump_json().encode())
-            return decision
-        except KeyWrongLastSequenceError:
-            entry = await self.decisions.get(item_id)
-            return Decision.model_validate_json(entry.value) if entry.value else decision
+        """Pin the first decision for this item (services/route/decisions.py)."""
+        return await pin_decision(self.decisions, item_id, decision)
 
 
 async def run_route(js: JetStreamContext, config: Config, settings: Settings, stop: asyncio.Event) -> None:
-    handler = RouteHandler(js, config, settings, await decisions_bucket(js, settings))
-    await run_stage(js, STAGE, handler, settings, stop)
+    """Two durable consumers, one loop each: enriched items, and "did this help?" verdicts (a rejected
+    answer is re-decided into a team queue, services/route/feedback.py)."""
+    decisions = await decisions_bucket(js, settings)
+    await asyncio.gather(
+        run_stage(js, STAGE, RouteHandler(js, config, settings, decisions), settings, stop),
+        run_stage(js, FEEDBACK_STAGE, FeedbackHandler(js, config, settings, decisions), settings, stop),
+    )

@@ -13,6 +13,9 @@ form-encoded commands/interactivity alike (the raw body is signed).
   `trigger_id`, attributes command, channel, team, `response_url` (to answer later).
 - message shortcut (`payload={"type":"message_action",...}`) -> `feedback` with the message's text,
   delivery id `trigger_id`; other interactivity payloads -> `system`.
+- `block_actions` (a button click) -> no item: a click on our answers' "did this help?" buttons
+  (`action_id` `sb_helpful` / `sb_not_helpful`, `value` = the item id) is a `Verdict` that ingest records on
+  SB_FEEDBACK (`verdict`); any other button is refused 400 (`UnknownAction`) and changes nothing.
 The success reply is 200 JSON that Slack shows the user for commands and ignores for events:
 `{"response_type": "ephemeral", "text": "Got it — looking for an answer…", "accepted": N, "ids": [...]}`.
 Slack retries (3 times, +1 min, +5 min) when it gets no 2xx within 3 s; dedup on event_id covers them.
@@ -29,6 +32,7 @@ from services.ingest.adapters.base import (
     Draft,
     InboundRequest,
     Reply,
+    Verdict,
     any_digest_matches,
     check_timestamp,
     decode_json,
@@ -36,7 +40,7 @@ from services.ingest.adapters.base import (
     require_secrets,
 )
 from services.ingest.adapters.fields import as_dict, as_str, decode_form, stable_hash, unix_utc
-from services.ingest.errors import AuthenticationFailed, MalformedBody, NormaliseError
+from services.ingest.errors import AuthenticationFailed, MalformedBody, NormaliseError, UnknownAction
 from services.ingest.text import html_to_text
 
 kind = "slack"
@@ -45,6 +49,8 @@ SIGNATURE = "x-slack-signature"
 TIMESTAMP = "x-slack-request-timestamp"
 FEEDBACK_EVENTS = {"message", "app_mention"}
 ACK_TEXT = "Got it — looking for an answer…"
+# The "did this help?" buttons deliver puts on Slack answers (contract 5): action_id -> verdict
+FEEDBACK_ACTIONS = {"sb_helpful": "helpful", "sb_not_helpful": "not_helpful"}
 
 
 def verify(
@@ -86,6 +92,22 @@ def reply(payload: Any, request: InboundRequest) -> Reply | None:
     if form.get("ssl_check") == "1":
         return Reply(200, b"", media_type="text/plain")
     return None
+
+
+def verdict(payload: Any, request: InboundRequest) -> Verdict | None:
+    """A `block_actions` interaction on one of our feedback buttons -> its Verdict; None for every other
+    payload. A `block_actions` with none of our buttons raises UnknownAction (400, nothing stored)."""
+    interaction = payload.get("_interactivity") if isinstance(payload, dict) else None
+    if not isinstance(interaction, dict) or interaction.get("type") != "block_actions":
+        return None
+    actions = interaction.get("actions")
+    for action in actions if isinstance(actions, list) else []:
+        action_id = as_str(as_dict(action).get("action_id"))
+        if action_id in FEEDBACK_ACTIONS:
+            item = as_str(as_dict(action).get("value")) or ""
+            user = as_str(as_dict(interaction.get("user")).get("id"))
+            return Verdict(item_id=item, verdict=FEEDBACK_ACTIONS[action_id], by=user)  # type: ignore[arg-type]
+    raise UnknownAction("block_actions without a Switchboard feedback button (sb_helpful / sb_not_helpful)")
 
 
 def _text(value: Any) -> tuple[str | None, str | None]:
