@@ -81,8 +81,19 @@ def inbox(
     _print_items(items, as_json, f"{team}: {len(items)} waiting")
 
 
-def answers(as_json: JsonOpt = False, limit: LimitOpt = 50, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """KB answers given (stream SB_ANSWERS), newest last."""
+def answers(
+    as_json: JsonOpt = False,
+    limit: LimitOpt = 50,
+    nats: NatsOpt = None,
+    data: DataOpt = None,
+    stats: Annotated[bool, typer.Option("--stats", help="Per article: answers given, helpful, not helpful.")] = False,
+) -> None:
+    """KB answers given (stream SB_ANSWERS), newest last; `--stats`: counts per article with "did this help?"."""
+    if stats:
+        from services.cli.answer_stats import print_stats, read_stats
+
+        print_stats(_run(read_stats, nats, data), as_json, console)
+        return
     items = _run(lambda s: _read_items(s, names.ANSWERS, [names.all_stream_filter(names.ANSWERS)], limit), nats, data)
     if as_json:
         _print_items(items, True, "")

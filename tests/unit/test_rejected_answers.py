@@ -95,3 +95,16 @@ def test_confirm_page_escapes_webhook_text():
 def test_missing_page_shows_no_item():
     html = page("missing")
     assert "not valid" in html and "<form" not in html
+
+
+def test_answer_stats_count_per_article():
+    from services.cli.answer_stats import count
+
+    a1, a2 = answered(), answered(id="item2")
+    a3 = answered(id="item3", answer=Answer(article="csv-export", score=0.8))
+    fb = [FEEDBACK, Feedback(item_id="item2", verdict="helpful", via="slack", article="sso-setup", at=NOW),
+          Feedback(item_id="gone", verdict="not_helpful", via="link", article="csv-export", at=NOW)]
+    rows = {r.article: r for r in count([a1, a2, a3], fb)}
+    assert (rows["sso-setup"].answers, rows["sso-setup"].helpful, rows["sso-setup"].not_helpful) == (2, 1, 1)
+    assert (rows["csv-export"].answers, rows["csv-export"].helpful, rows["csv-export"].not_helpful) == (1, 0, 1)
+    assert [r.article for r in count([a1, a2, a3], fb)] == ["sso-setup", "csv-export"]
