@@ -127,6 +127,8 @@ async def _trace(settings, item_id: str) -> list[tuple[str, str, dict]]:  # type
             prefix = names.STREAM_PREFIXES[stream]
             rows = await read_subjects(js, stream, [f"{prefix}.*.{item_id}", f"{prefix}.*.{item_id}.>"])
             found.extend((step, subject, json.loads(data)) for subject, data in rows)
+        rows = await read_subjects(js, names.FEEDBACK, [names.feedback_subject(item_id)])
+        found.extend(("feedback", subject, json.loads(data)) for subject, data in rows)  # "did this help?"
     finally:
         await nc.close()
     return found
@@ -154,6 +156,9 @@ def trace(
         if step == "dead-lettered":
             dl = DeadLetter.model_validate(body)
             console.print(f"   stage {dl.stage}, attempt {dl.attempts}: {dl.reason}")
+            continue
+        if step == "feedback":
+            console.print(f"   the asker said: {body.get('verdict')} (via {body.get('via')}, at {body.get('at')})")
             continue
         item = Item.model_validate(body)
         if step == "received":

@@ -68,7 +68,7 @@ def test_feedback_link_get_confirms_post_records_and_requeues_once(switchboard: 
     metrics = httpx.get(sb.url + "/metrics", timeout=10).text
     assert 'switchboard_answer_feedback_total{article="sso-setup",verdict="not_helpful"} 1.0' in metrics
     steps = [json.loads(line)["step"] for line in sb.cli("trace", item, "--json").stdout.splitlines()]
-    assert steps.count("answered") == 1 and steps.count("queued") == 1
+    assert steps.count("answered") == 1 and steps.count("queued") == 1 and steps.count("feedback") == 1
 
 
 def test_bad_tokens_are_404_and_record_nothing(switchboard: Running) -> None:
