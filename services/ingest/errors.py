@@ -8,14 +8,13 @@
     │   ├── AuthenticationFailed   401  (missing/invalid signature or token, stale timestamp)
     │   ├── Forbidden              403  (authenticated sender, but not one we accept: e.g. another Salesforce org)
     │   ├── MalformedBody          400  (bad JSON/XML/form, nesting deeper than 64)
-    │   ├── UnknownAction          400  (a signed button click that is not one of Switchboard's)
     │   ├── NotAnswered            404  (a "did this help?" verdict on an item that was not answered)
     │   └── RateLimited            429  (with Retry-After)
     ├── NormaliseError             verified and parsed, but our adapter could not make an item of it:
     │                               the request is still accepted (202) and kept in the dead-letter stream
     └── BrokerUnavailable          503 (with Retry-After): JetStream did not acknowledge
 
-Adapters raise only `AuthenticationFailed`, `Forbidden`, `MalformedBody`, `UnknownAction` and `NormaliseError`.
+Adapters raise only `AuthenticationFailed`, `Forbidden`, `MalformedBody` and `NormaliseError`.
 """
 
 from __future__ import annotations
@@ -55,10 +54,6 @@ class Forbidden(RequestRejected):
 
 
 class MalformedBody(RequestRejected):
-    status = 400
-
-
-class UnknownAction(RequestRejected):
     status = 400
 
 

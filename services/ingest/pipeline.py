@@ -108,7 +108,7 @@ def accept(
 ) -> Accepted:
     """Verify (raises AuthenticationFailed/Forbidden), decode (raises MalformedBody), then normalise.
     A verified payload that cannot be normalised becomes a dead letter: accepted and kept, never lost.
-    A verified click on "did this help?" is returned as a verdict (raises UnknownAction for other buttons)."""
+    A verified click on "did this help?" is returned as a verdict, to be recorded instead of stored."""
     adapter.verify(request, secrets, tokens, source, now)
     payload = adapter.decode(request)
     immediate = adapter.reply(payload, request)

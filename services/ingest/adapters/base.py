@@ -14,7 +14,7 @@ An adapter is a module-level object with:
 - `acknowledge(ids)`: the success reply; the default is 202 JSON `{"accepted": N, "ids": [...]}`.
 - optional `verdict(payload, request)`: for tools that show our "did this help?" buttons (Slack): a `Verdict`
    when the verified payload is a click on one (ingest records it on SB_FEEDBACK instead of storing an item),
-   else None; raise `UnknownAction` (400) for a click on a button that is not ours. See `verdict_of`.
+   else None (the adapter's `reply` answers clicks on other buttons). See `verdict_of`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ form-encoded commands/interactivity alike (the raw body is signed).
   delivery id `trigger_id`; other interactivity payloads -> `system`.
 - `block_actions` (a button click) -> no item: a click on our answers' "did this help?" buttons
   (`action_id` `sb_helpful` / `sb_not_helpful`, `value` = the item id) is a `Verdict` that ingest records on
-  SB_FEEDBACK (`verdict`); any other button is refused 400 (`UnknownAction`) and changes nothing.
+  SB_FEEDBACK (`verdict`); any other button (a link button's click, say) is answered 200 `{"ignored": ...}`
+  and changes nothing.
 The success reply is 200 JSON that Slack shows the user for commands and ignores for events:
 `{"response_type": "ephemeral", "text": "Got it — looking for an answer…", "accepted": N, "ids": [...]}`.
 Slack retries (3 times, +1 min, +5 min) when it gets no 2xx within 3 s; dedup on event_id covers them.
@@ -40,7 +41,7 @@ from services.ingest.adapters.base import (
     require_secrets,
 )
 from services.ingest.adapters.fields import as_dict, as_str, decode_form, stable_hash, unix_utc
-from services.ingest.errors import AuthenticationFailed, MalformedBody, NormaliseError, UnknownAction
+from services.ingest.errors import AuthenticationFailed, MalformedBody, NormaliseError
 from services.ingest.text import html_to_text
 
 kind = "slack"
@@ -91,23 +92,36 @@ def reply(payload: Any, request: InboundRequest) -> Reply | None:
     form = as_dict(payload.get("_form")) if isinstance(payload, dict) else {}
     if form.get("ssl_check") == "1":
         return Reply(200, b"", media_type="text/plain")
+    interaction = _block_actions(payload)
+    if interaction is not None and _feedback_action(interaction) is None:
+        # Slack wants a 200 for every interaction (a URL button's click too), else it shows the user an error
+        return Reply(200, json.dumps({"ignored": "not a Switchboard feedback button (sb_helpful / sb_not_helpful)"}).encode())
+    return None
+
+
+def _block_actions(payload: Any) -> dict[str, Any] | None:
+    interaction = payload.get("_interactivity") if isinstance(payload, dict) else None
+    return interaction if isinstance(interaction, dict) and interaction.get("type") == "block_actions" else None
+
+
+def _feedback_action(interaction: dict[str, Any]) -> dict[str, Any] | None:
+    """The first of our "did this help?" buttons among the interaction's actions, or None."""
+    actions = interaction.get("actions")
+    for action in actions if isinstance(actions, list) else []:
+        if as_str(as_dict(action).get("action_id")) in FEEDBACK_ACTIONS:
+            return as_dict(action)
     return None
 
 
 def verdict(payload: Any, request: InboundRequest) -> Verdict | None:
-    """A `block_actions` interaction on one of our feedback buttons -> its Verdict; None for every other
-    payload. A `block_actions` with none of our buttons raises UnknownAction (400, nothing stored)."""
-    interaction = payload.get("_interactivity") if isinstance(payload, dict) else None
-    if not isinstance(interaction, dict) or interaction.get("type") != "block_actions":
+    """A `block_actions` interaction on one of our feedback buttons -> its Verdict; None otherwise."""
+    interaction = _block_actions(payload)
+    action = _feedback_action(interaction) if interaction is not None else None
+    if interaction is None or action is None:
         return None
-    actions = interaction.get("actions")
-    for action in actions if isinstance(actions, list) else []:
-        action_id = as_str(as_dict(action).get("action_id"))
-        if action_id in FEEDBACK_ACTIONS:
-            item = as_str(as_dict(action).get("value")) or ""
-            user = as_str(as_dict(interaction.get("user")).get("id"))
-            return Verdict(item_id=item, verdict=FEEDBACK_ACTIONS[action_id], by=user)  # type: ignore[arg-type]
-    raise UnknownAction("block_actions without a Switchboard feedback button (sb_helpful / sb_not_helpful)")
+    user = as_str(as_dict(interaction.get("user")).get("id"))
+    choice = FEEDBACK_ACTIONS[as_str(action.get("action_id")) or ""]
+    return Verdict(item_id=as_str(action.get("value")) or "", verdict=choice, by=user)  # type: ignore[arg-type]
 
 
 def _text(value: Any) -> tuple[str | None, str | None]:

@@ -1,5 +1,6 @@
 """Slack "did this help?" buttons: a signed `block_actions` interaction on the Slack source's URL is a verdict
-(recorded on SB_FEEDBACK), never an item; tampered, stale or unsigned clicks are 401, other buttons 400."""
+(recorded on SB_FEEDBACK), never an item; tampered, stale or unsigned clicks are 401; other buttons are
+answered 200 "ignored" (Slack shows the user an error on anything else) and store nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from services.ingest.adapters import slack
 from services.ingest.adapters.base import Verdict
-from services.ingest.errors import AuthenticationFailed, UnknownAction
+from services.ingest.errors import AuthenticationFailed
 from services.ingest.pipeline import accept
 
 from . import make_request, make_source, signed
@@ -88,16 +89,23 @@ def test_unsigned_click_is_refused():
         run(click(), request=request)
 
 
-def test_unknown_action_is_refused_and_stores_nothing():
-    with pytest.raises(UnknownAction) as err:
-        run(click("approve_invoice"))
-    assert err.value.status == 400
+def test_unknown_action_is_ignored_and_stores_nothing():
+    accepted = run(click("approve_invoice"))
+    assert accepted.verdict is None and accepted.items == [] and accepted.dead_letter is None
+    assert accepted.reply is not None and accepted.reply.status == 200
+    assert "ignored" in json.loads(accepted.reply.body)
 
 
-def test_block_actions_without_actions_is_an_unknown_action():
+def test_block_actions_without_actions_is_ignored():
     payload = {"type": "block_actions", "user": {"id": "U1"}, "actions": "not-a-list"}
-    with pytest.raises(UnknownAction):
-        run(urlencode({"payload": json.dumps(payload)}).encode())
+    accepted = run(urlencode({"payload": json.dumps(payload)}).encode())
+    assert accepted.reply is not None and accepted.reply.status == 200 and accepted.items == []
+
+
+def test_unknown_action_still_needs_a_valid_signature():
+    request = signed(SRC, click("approve_invoice"), NOW - 3600, [SECRET])
+    with pytest.raises(AuthenticationFailed):
+        run(click("approve_invoice"), request=request)
 
 
 def test_other_interactivity_still_makes_items():
