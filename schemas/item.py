@@ -122,6 +122,7 @@ class Item(_Model):
     intent_confidence: float | None = None
     kb: KbMatch | None = None
     enriched_at: datetime | None = None
+    config_version: str | None = None  # the config version enrich judged it with; route decides with the same
     # route
     decision: Decision | None = None
     answer: Answer | None = None

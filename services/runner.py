@@ -18,17 +18,19 @@ from services.common.broker import connect, resolve_url
 from services.common.embedded import EmbeddedNats, stop_recorded
 from services.common.logging import configure, get_logger
 from services.common.settings import Settings
-from services.common.streams import ensure_streams
+from services.common.streams import config_bucket, ensure_streams
 from services.config.loader import load_config
 from services.config.models import Config
+from services.config.versions import startup_config
 
 log = get_logger("switchboard")
 
 SERVICES = ("ingest", "enrich", "route")
 
 
-async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: bool = True) -> None:
-    """Run the given services until SIGINT/SIGTERM. With no NATS URL and `embedded`, start our own nats-server."""
+async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: bool = True, publish: bool = False) -> None:
+    """Run the given services until SIGINT/SIGTERM. With no NATS URL and `embedded`, start our own nats-server.
+    `publish`: make the --config folder the current published config version (what `up` does)."""
     services = tuple(services)
     config: Config = load_config(settings.config)
     server: EmbeddedNats | None = None
@@ -42,6 +44,7 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
     nc = await connect(settings, url)
     js = nc.jetstream()
     await ensure_streams(js, settings)
+    config = await startup_config(await config_bucket(js, settings), config, settings.data / "configs", publish, by="switchboard up")
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     http: uvicorn.Server | None = None
@@ -116,11 +119,11 @@ async def _until_stopped(tasks: list[asyncio.Task[None]], stop: asyncio.Event, h
             raise task.exception()  # type: ignore[misc]
 
 
-def run_blocking(settings: Settings, services: Iterable[str] = SERVICES, embedded: bool = True) -> None:
+def run_blocking(settings: Settings, services: Iterable[str] = SERVICES, embedded: bool = True, publish: bool = False) -> None:
     configure(settings.log_level, settings.log_json)
     try:
         import uvloop
 
-        uvloop.run(run(settings, services, embedded))
+        uvloop.run(run(settings, services, embedded, publish))
     except ImportError:
-        asyncio.run(run(settings, services, embedded))
+        asyncio.run(run(settings, services, embedded, publish))

@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "services.cli.judgement",  # classify, kb ask, kb calibrate, areas calibrate
     "services.cli.accounts",  # accounts import, accounts show
     "services.cli.dlq",  # dlq list, dlq show, dlq replay
+    "services.cli.rules",  # rules test, rules backtest
+    "services.cli.publish",  # config publish, config versions, config rollback
 ]
 
 for _name in COMMAND_MODULES:

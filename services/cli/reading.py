@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Sequence
+from datetime import datetime
+from typing import Callable, Sequence
 
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
@@ -11,12 +12,19 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 
 async def read_subjects(
-    js: JetStreamContext, stream: str, filters: Sequence[str], limit: int | None = None
+    js: JetStreamContext,
+    stream: str,
+    filters: Sequence[str],
+    limit: int | None = None,
+    since: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[tuple[str, bytes]]:
-    """Every message on `filters` in `stream`, oldest first (the last `limit` of them)."""
+    """Every message on `filters` in `stream` (stored at or after `since`, when given), oldest first (the last
+    `limit` of them). `progress(received, pending)` is called after every batch."""
     config = ConsumerConfig(
         ack_policy=AckPolicy.NONE,
-        deliver_policy=DeliverPolicy.ALL,
+        deliver_policy=DeliverPolicy.BY_START_TIME if since else DeliverPolicy.ALL,
+        opt_start_time=since,
         inactive_threshold=5.0,
         filter_subjects=list(filters) if len(filters) > 1 else None,
         filter_subject=filters[0] if len(filters) == 1 else None,
@@ -39,6 +47,8 @@ async def read_subjects(
             for msg in msgs:
                 kept.append((msg.subject, msg.data))
             received += len(msgs)
+            if progress:
+                progress(received, pending)
     finally:
         await sub.unsubscribe()
         await _delete(js, stream, info.name)

@@ -13,12 +13,13 @@ HostOpt = Annotated[Optional[str], typer.Option("--host", help="HTTP bind addres
 PortOpt = Annotated[Optional[int], typer.Option("--port", help="HTTP port (default 8000).")]
 
 
-def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, embedded: bool = True) -> None:  # type: ignore[no-untyped-def]
+def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, embedded: bool = True,  # type: ignore[no-untyped-def]
+         publish: bool = False) -> None:
     from services.runner import run_blocking
 
     settings = settings_from(config=config, nats_url=nats, data=data, host=host, port=port)
     try:
-        run_blocking(settings, services, embedded=embedded)
+        run_blocking(settings, services, embedded=embedded, publish=publish)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
@@ -29,9 +30,12 @@ def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, em
 def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
     """Start everything: embedded NATS (unless --nats/NATS_URL), the webhook receiver, enrich and route.
 
+    The --config folder becomes the current published config version when it differs from it
+    (`switchboard config versions`); single services (`switchboard route`, ...) run the published version.
+
     Example: `switchboard up --config examples/config` then, in another terminal, `switchboard demo`.
     """
-    _run(("ingest", "enrich", "route"), config, nats, data, host, port)
+    _run(("ingest", "enrich", "route"), config, nats, data, host, port, publish=True)
 
 
 def ingest(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:

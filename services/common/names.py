@@ -60,6 +60,8 @@ ACCOUNTS_BUCKET = "sb_accounts"
 DECISIONS_BUCKET = "sb_decisions"  # the first decision per item id: a redelivery goes where the first went
 DLQ_REPLAYS_BUCKET = "sb_dlq_replays"  # dead letters replayed: key = the dead letter's subject after `sb.dlq.`
 DELIVERIES_BUCKET = "sb_deliveries"  # the delivery ledger: key = <item id>.<target>, value = Delivery JSON
+CONFIG_BUCKET = "sb_config"  # published config versions: `v.<version>` = the folder's files, `current` = the live one
+CONFIG_CURRENT_KEY = "current"
 ITEM_STATE_BUCKET = "sb_item_state"  # PM inbox state per routed item: key = item id, CAS on the revision
 
 UNROUTED_TEAM = "unrouted"
@@ -147,6 +149,10 @@ def feedback_subject(item_id: str) -> str:
 def delivery_key(item_id: str, target: str) -> str:
     """Ledger key of one delivery: the item and the target (`answer`, `notify.<team>`, `reply.<n>`...)."""
     return f"{kv_token(item_id)}.{kv_token(target)}"
+
+
+def config_version_key(version: str) -> str:
+    return "v." + kv_token(version)
 
 
 def all_stream_filter(stream: str) -> str:

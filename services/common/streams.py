@@ -80,6 +80,7 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     await decisions_bucket(js, settings)
     await deliveries_bucket(js, settings)
     await item_state_bucket(js, settings)
+    await config_bucket(js, settings)
 
 
 async def _bucket(
@@ -131,6 +132,14 @@ async def item_state_bucket(js: JetStreamContext, settings: Settings) -> KeyValu
     return await _bucket(
         js, settings, names.ITEM_STATE_BUCKET, "Inbox state: key = item id, value = ItemState JSON",
         ttl=settings.retention_days * DAY,
+    )
+
+
+async def config_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+    """Published config versions (`switchboard config publish`): never expire, so any version can be rolled
+    back to; `current` names the version running workers use."""
+    return await _bucket(
+        js, settings, names.CONFIG_BUCKET, "Config versions: v.<version> = folder files (JSON), current = live version",
     )
 
 

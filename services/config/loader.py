@@ -88,7 +88,7 @@ def config_version(directory: str | Path) -> str:
     """Short sha256 over the config files (relative path + bytes, sorted by path): stamped on every decision."""
     root = Path(directory)
     digest = hashlib.sha256()
-    for path in _config_files(root):
+    for path in config_files(root):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
@@ -113,7 +113,7 @@ def save_thresholds(directory: str | Path, thresholds: Thresholds) -> Path:
     return path
 
 
-def _config_files(root: Path) -> list[Path]:
+def config_files(root: Path) -> list[Path]:
     files = [root / n for n in (*YAML_FILES, ACCOUNTS_FILE)] + sorted((root / KB_DIR).glob("*.md"))
     return sorted((p for p in files if p.is_file()), key=lambda p: p.relative_to(root).as_posix())
 

@@ -20,8 +20,10 @@ def needs_judgement(item: Item) -> bool:
     return item.category == "feedback" and bool(text_of(item))
 
 
-def enrich_item(item: Item, account: Account | None, judgement: Judgement | None, now: datetime) -> Item:
-    update: dict[str, object] = {"account": account, "enriched_at": now}
+def enrich_item(
+    item: Item, account: Account | None, judgement: Judgement | None, now: datetime, config_version: str | None = None
+) -> Item:
+    update: dict[str, object] = {"account": account, "enriched_at": now, "config_version": config_version}
     if judgement is not None:
         update.update(
             area=judgement.area,

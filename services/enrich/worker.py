@@ -21,7 +21,8 @@ from services.common.consumer import Stage, run_stage
 from services.common.errors import PermanentError
 from services.common.logging import get_logger
 from services.common.settings import Settings
-from services.common.streams import accounts_bucket
+from services.common.streams import accounts_bucket, config_bucket
+from services.config.live import LiveConfig
 from services.config.models import Config
 from services.enrich.accounts import AccountDirectory
 from services.enrich.crm import crm_resolver_from_settings
@@ -34,13 +35,14 @@ STAGE = Stage("enrich", names.EVENTS, names.ENRICH_CONSUMER, names.all_stream_fi
 
 
 class EnrichHandler:
-    def __init__(self, js: JetStreamContext, directory: AccountDirectory, judge: Judge, settings: Settings) -> None:
+    def __init__(self, js: JetStreamContext, directory: AccountDirectory, live: LiveConfig[Judge], settings: Settings) -> None:
         self.js = js
         self.directory = directory
-        self.judge = judge
+        self.live = live  # the published config's judge; switched between batches, never within one
         self.settings = settings
 
     async def __call__(self, msgs: Sequence[Msg]) -> list[BaseException | None]:
+        config, judge = self.live.current
         results: list[BaseException | None] = [None] * len(msgs)
         items: dict[int, Item] = {}
         for i, msg in enumerate(msgs):
@@ -62,13 +64,14 @@ class EnrichHandler:
         judging = None
         if to_judge:  # the encoder runs in a thread while the rest of the batch is published
             texts = [text_of(items[i]) for i in to_judge]
-            judging = asyncio.get_running_loop().run_in_executor(None, self.judge.judge, texts)
+            judging = asyncio.get_running_loop().run_in_executor(None, judge.judge, texts)
         waiting = set(to_judge)
         # Account and usage events (no text) do not wait for the encoder.
-        await self._publish_all([i for i in pending if i not in waiting], items, accounts, {}, results, len(msgs))
+        version = config.version
+        await self._publish_all([i for i in pending if i not in waiting], items, accounts, {}, results, len(msgs), version)
         if judging is not None:
             judgements = dict(zip(to_judge, await judging, strict=True))
-            await self._publish_all(to_judge, items, accounts, judgements, results, len(msgs))
+            await self._publish_all(to_judge, items, accounts, judgements, results, len(msgs), version)
         return results
 
     async def _publish_all(
@@ -79,9 +82,10 @@ class EnrichHandler:
         judgements: dict[int, Judgement],
         results: list[BaseException | None],
         batch: int,
+        version: str,
     ) -> None:
         now = datetime.now(UTC)
-        enriched = {i: enrich_item(items[i], accounts.get(i), judgements.get(i), now) for i in indexes}
+        enriched = {i: enrich_item(items[i], accounts.get(i), judgements.get(i), now, version) for i in indexes}
         published = await asyncio.gather(*(self._publish(enriched[i]) for i in indexes), return_exceptions=True)
         for i, outcome in zip(indexes, published, strict=True):
             if isinstance(outcome, BaseException):
@@ -113,8 +117,12 @@ async def run_enrich(js: JetStreamContext, config: Config, settings: Settings, s
     judge = await asyncio.get_running_loop().run_in_executor(None, Judge.from_config, config)
     log.info("enrich.ready", accounts_seeded=seeded, areas=len(config.areas.areas), articles=len(config.articles),
              crm_lookup=crm.kind if crm else None)
+    live = LiveConfig(Judge.from_config, config, built=judge)
+    versions = await config_bucket(js, settings)
+    follow = asyncio.create_task(live.follow(versions, settings.data / "configs", stop), name="enrich-config")
     try:
-        await run_stage(js, STAGE, EnrichHandler(js, directory, judge, settings), settings, stop)
+        await run_stage(js, STAGE, EnrichHandler(js, directory, live, settings), settings, stop)
     finally:
+        follow.cancel()
         if crm is not None:
             await crm.aclose()

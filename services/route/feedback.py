@@ -26,10 +26,11 @@ from services.common.consumer import Stage
 from services.common.errors import PermanentError
 from services.common.logging import get_logger
 from services.common.settings import Settings
+from services.config.live import LiveConfig
 from services.config.models import Config
 from services.route.decisions import pin_decision
 from services.route.rejected import redecide_rejected, rejected_item
-from services.route.rules import compile_rules
+from services.route.rules import CompiledRule
 
 log = get_logger("switchboard.route")
 
@@ -37,17 +38,19 @@ FEEDBACK_STAGE = Stage("route", names.FEEDBACK, names.ROUTE_FEEDBACK_CONSUMER, n
 
 
 class FeedbackHandler:
-    def __init__(self, js: JetStreamContext, config: Config, settings: Settings, decisions: KeyValue) -> None:
+    def __init__(
+        self, js: JetStreamContext, live: LiveConfig[list[CompiledRule]], settings: Settings, decisions: KeyValue
+    ) -> None:
         self.js = js
-        self.config = config
-        self.rules = compile_rules(config.rules)
+        self.live = live  # route's live config: a rejected answer is re-decided with the current version
         self.settings = settings
         self.decisions = decisions
 
     async def __call__(self, msgs: Sequence[Msg]) -> list[BaseException | None]:
-        return list(await asyncio.gather(*(self._one(m) for m in msgs)))
+        current = self.live.current  # once per batch, as route's main consumer does
+        return list(await asyncio.gather(*(self._one(m, current) for m in msgs)))
 
-    async def _one(self, msg: Msg) -> BaseException | None:
+    async def _one(self, msg: Msg, current: tuple[Config, list[CompiledRule]]) -> BaseException | None:
         try:
             feedback = Feedback.model_validate_json(msg.data)
         except ValidationError as exc:
@@ -55,6 +58,7 @@ class FeedbackHandler:
         if feedback.verdict == "helpful":
             log.info("answer.helpful", id=feedback.item_id, article=feedback.article, via=feedback.via)
             return None
+        config, rules = current
         try:
             item = await answered_item(self.js, feedback.item_id)
             if item is None:
@@ -62,9 +66,7 @@ class FeedbackHandler:
             decision = await pin_decision(
                 self.decisions,
                 names.rejected_decision_key(item.id),
-                redecide_rejected(
-                    item, feedback, self.rules, self.config.areas, self.config.thresholds.kb, self.config.version
-                ),
+                redecide_rejected(item, feedback, rules, config.areas, config.thresholds.kb, config.version),
             )
             out = rejected_item(item, decision, datetime.now(UTC))
             subject = names.queue_subject(decision.team or names.UNROUTED_TEAM, item.id)

@@ -19,12 +19,15 @@ from services.common.consumer import Stage, run_stage
 from services.common.errors import PermanentError
 from services.common.logging import get_logger
 from services.common.settings import Settings
-from services.common.streams import decisions_bucket
+from services.common.streams import config_bucket, decisions_bucket
+from services.config.errors import ConfigError
+from services.config.live import LiveConfig
 from services.config.models import Config
+from services.config.versions import UnknownVersion
 from services.route.decisions import pin_decision
 from services.route.feedback import FEEDBACK_STAGE, FeedbackHandler
 from services.route.outputs import decided_item, outcome_subject
-from services.route.rules import compile_rules, decide
+from services.route.rules import CompiledRule, compile_rules, decide
 
 log = get_logger("switchboard.route")
 
@@ -32,25 +35,42 @@ STAGE = Stage("route", names.ENRICHED, names.ROUTE_CONSUMER, names.all_stream_fi
 
 
 class RouteHandler:
-    def __init__(self, js: JetStreamContext, config: Config, settings: Settings, decisions: KeyValue) -> None:
+    def __init__(
+        self, js: JetStreamContext, config: Config, settings: Settings, decisions: KeyValue,
+        versions: KeyValue | None = None,
+    ) -> None:
         self.js = js
         self.decisions = decisions
-        self.config = config
-        self.rules = compile_rules(config.rules)
+        self.live: LiveConfig[list[CompiledRule]] = LiveConfig(lambda c: compile_rules(c.rules), config)
+        self.versions = versions  # sb_config: published versions, to decide with the one enrich judged with
         self.settings = settings
 
     async def __call__(self, msgs: Sequence[Msg]) -> list[BaseException | None]:
-        return list(await asyncio.gather(*(self._one(m) for m in msgs)))
+        current = self.live.current  # once per batch: a config switch never splits an item's decision
+        return list(await asyncio.gather(*(self._one(m, current) for m in msgs)))
 
-    async def _one(self, msg: Msg) -> BaseException | None:
+    async def _rules_for(self, item: Item, current: tuple[Config, list[CompiledRule]]) -> tuple[Config, list[CompiledRule]]:
+        """The version enrich judged the item with, when it is known (built, or published); else the current."""
+        if not item.config_version or item.config_version == current[0].version:
+            return current
+        known = self.live.get(item.config_version)
+        if known is None and self.versions is not None:
+            try:
+                known = await self.live.load(self.versions, item.config_version, self.settings.data / "configs")
+            except (UnknownVersion, ConfigError):
+                known = None
+        return known or current
+
+    async def _one(self, msg: Msg, current: tuple[Config, list[CompiledRule]]) -> BaseException | None:
         try:
             item = Item.model_validate_json(msg.data)
         except ValidationError as exc:
             return PermanentError(f"not a valid item: {exc.errors()[0]['msg']}")
         try:
+            config, rules = await self._rules_for(item, current)
             decision = await self._first_decision(
                 item.id,
-                decide(item, self.rules, self.config.areas, self.config.thresholds.kb, config_version=self.config.version),
+                decide(item, rules, config.areas, config.thresholds.kb, config_version=config.version),
             )
             out = decided_item(item, decision, datetime.now(UTC))
             subject = outcome_subject(out, decision)
@@ -100,10 +120,17 @@ class RouteHandler:
 
 
 async def run_route(js: JetStreamContext, config: Config, settings: Settings, stop: asyncio.Event) -> None:
-    """Two durable consumers, one loop each: enriched items, and "did this help?" verdicts (a rejected
-    answer is re-decided into a team queue, services/route/feedback.py)."""
+    """Two durable consumers, one loop each: enriched items, and "did this help?" verdicts (a rejected answer
+    is re-decided into a team queue with the current config, services/route/feedback.py)."""
+    versions = await config_bucket(js, settings)
     decisions = await decisions_bucket(js, settings)
-    await asyncio.gather(
-        run_stage(js, STAGE, RouteHandler(js, config, settings, decisions), settings, stop),
-        run_stage(js, FEEDBACK_STAGE, FeedbackHandler(js, config, settings, decisions), settings, stop),
-    )
+    handler = RouteHandler(js, config, settings, decisions, versions)
+    feedback = FeedbackHandler(js, handler.live, settings, decisions)
+    follow = asyncio.create_task(handler.live.follow(versions, settings.data / "configs", stop), name="route-config")
+    try:
+        await asyncio.gather(
+            run_stage(js, STAGE, handler, settings, stop),
+            run_stage(js, FEEDBACK_STAGE, feedback, settings, stop),
+        )
+    finally:
+        follow.cancel()

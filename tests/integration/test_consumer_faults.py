@@ -250,7 +250,9 @@ async def test_each_stage_republish_is_idempotent(nc: Client, monkeypatch: pytes
     settings = Settings()
     await ensure_streams(js, settings)
     config = load_config(EXAMPLE_CONFIG)
-    enrich = EnrichHandler(js, AccountDirectory(await accounts_bucket(js, settings)), Judge.from_config(config), settings)
+    from services.config.live import LiveConfig
+
+    enrich = EnrichHandler(js, AccountDirectory(await accounts_bucket(js, settings)), LiveConfig(Judge.from_config, config), settings)
     item = make_item("twice", "The invoice PDF shows the wrong VAT number")
     raw = Msg(nc, subject=names.event_subject(item.source, item.id), data=item.model_dump_json().encode())
     assert await enrich([raw]) == [None]

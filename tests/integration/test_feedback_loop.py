@@ -19,12 +19,14 @@ from services.common import names
 from services.common.broker import publish_item
 from services.common.settings import Settings
 from services.common.streams import decisions_bucket, ensure_streams
+from services.config.live import LiveConfig
 from services.config.loader import load_config
 from services.config.models import RuleConfig
 from services.ingest.errors import NotAnswered
 from services.ingest.metrics import IngestMetrics
 from services.ingest.verdicts import FeedbackRecorder
 from services.route.feedback import FeedbackHandler
+from services.route.rules import compile_rules
 from services.route.worker import run_route
 from tests.conftest import EXAMPLE_CONFIG
 
@@ -132,10 +134,11 @@ async def test_redelivered_verdict_goes_to_the_first_decisions_queue_once(env) -
     sub = await js.pull_subscribe(names.feedback_subject(item.id), stream=names.FEEDBACK)
     [msg] = await sub.fetch(1, timeout=5)
     decisions = await decisions_bucket(js, settings)
-    handler = FeedbackHandler(js, config, settings, decisions)
+    handler = FeedbackHandler(js, LiveConfig(lambda c: compile_rules(c.rules), config), settings, decisions)
     assert await handler([msg, msg, msg]) == [None, None, None]
     changed = config.model_copy(update={"rules": [RuleConfig(name="all-to-insights", route={"team": "insights"})]})
-    assert await FeedbackHandler(js, changed, settings, decisions)([msg]) == [None]
+    live = LiveConfig(lambda c: compile_rules(c.rules), changed)
+    assert await FeedbackHandler(js, live, settings, decisions)([msg]) == [None]
     rows = await queued(js, item.id)
     assert [s for s, _ in rows] == [names.queue_subject("platform", item.id)]
     pinned = await decisions.get(names.rejected_decision_key(item.id))

@@ -10,7 +10,6 @@ Add a file here to pin down how your rules route the items you care about.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import yaml
 
 from schemas.item import Item
 from services.config.loader import load_config
+from services.route.partial_items import item_from_partial
 from services.route.rules import compile_rules, decide
 
 pytestmark = pytest.mark.unit
@@ -31,21 +31,7 @@ RULES = compile_rules(CONFIG.rules)
 
 def item_from(partial: dict[str, Any]) -> Item:
     """A full Item from the few fields a case cares about."""
-    fields = dict(partial)
-    if isinstance(fields.get("account"), dict):
-        fields["account"] = {"id": "acc_case", **fields["account"]}
-    if isinstance(fields.get("area"), str):
-        fields["area"] = {"id": fields["area"], "confidence": 0.9}
-    source = fields.get("source", "native")
-    defaults = {
-        "id": "case",
-        "source": source,
-        "kind": CONFIG.source(source).kind if CONFIG.source(source) else source,
-        "event_type": "message",
-        "delivery_id": "case-1",
-        "received_at": datetime(2025, 1, 1, tzinfo=UTC),
-    }
-    return Item.model_validate({**defaults, **fields})
+    return item_from_partial(partial, CONFIG)
 
 
 def load_cases() -> list[Any]:
