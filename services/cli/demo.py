@@ -19,6 +19,7 @@ from rich.table import Table
 from services.cli.inspect import _trace
 from services.cli.options import ConfigOpt, DataOpt, NatsOpt, settings_from
 from services.common.broker import NoBrokerFound
+from services.common.feedback_tokens import SECRET_ENV, feedback_url
 from services.config.loader import load_config
 from services.config.models import SourceConfig
 from services.demo.fake_tools import DemoFakeTools, Received
@@ -104,16 +105,17 @@ def demo(
     try:
         answered = _send_and_show(url, cfg, samples, fallback, settings, wait)
         if tools is not None:
-            show_deliveries(wait_for_deliveries(tools, answered, deliveries_wait))
+            show_deliveries(wait_for_deliveries(tools, len(answered), deliveries_wait))
+        show_feedback_link(url, answered, fallback)
     finally:
         if tools is not None:
             tools.stop()
 
 
-def _send_and_show(url, cfg, samples, fallback, settings, wait) -> int:  # type: ignore[no-untyped-def]
-    """Send the samples, print where each went; return how many were answered into a tool with `reply:`."""
+def _send_and_show(url, cfg, samples, fallback, settings, wait) -> list[str]:  # type: ignore[no-untyped-def]
+    """Send the samples, print where each went; return the ids answered into a tool with `reply:`."""
     sent: list[tuple[str, str, int, list[str]]] = []
-    answered = 0
+    answered: list[str] = []
     with httpx.Client(base_url=url, timeout=10) as client:
         for source in cfg.sources:
             secrets = env_values(source.secrets, fallback)
@@ -147,7 +149,8 @@ def _send_and_show(url, cfg, samples, fallback, settings, wait) -> int:  # type:
             where, why = outcomes.get(item, ("in flight", ""))
             table.add_row(f"{name} ({kind})", str(status), item, where, why)
             source = cfg.source(name)
-            answered += int(where.startswith("answer") and source is not None and source.reply is not None)
+            if where.startswith("answer") and source is not None and source.reply is not None:
+                answered.append(item)
     console.print(table)
     console.print("Read a queue with `switchboard inbox TEAM`, answers with `switchboard answers`, one item with `switchboard trace ID`.")
     return answered
@@ -204,6 +207,16 @@ def show_deliveries(received: list[Received]) -> None:
         auth = r.auth or ("webhook-signature" if r.signed else "-")
         table.add_row(r.tool, f"{r.method} {r.path}", auth, r.summary)
     console.print(table)
+
+
+def show_feedback_link(url: str, answered: list[str], fallback: dict[str, str]) -> None:
+    """Close the loop by hand: the "not helpful" link of one answer (docs/feedback.md)."""
+    secret = os.environ.get(SECRET_ENV) or fallback.get(SECRET_ENV)
+    if not answered or not secret:
+        return
+    link = feedback_url(url, answered[0], "not_helpful", {SECRET_ENV: secret})
+    console.print(f"Did this help? Open {link} and press the button: the question lands in its team's queue "
+                  f"(`switchboard trace {answered[0]}`).")
 
 
 def register(app: typer.Typer) -> None:

@@ -24,3 +24,4 @@ def test_demo_shows_what_the_fake_tools_received_and_never_hangs(switchboard: Ru
     assert "DEMO fake tools" in out.stdout and "switchboard demo" in out.stdout
     assert "answer: sso-setup" in out.stdout  # the samples went through
     assert ("what each (fake) tool received" in out.stdout) or ("nothing yet — is deliver running?" in out.stdout)
+    assert f"{switchboard.url}/feedback/n." in out.stdout.replace("\n", "")  # the loop, by hand
