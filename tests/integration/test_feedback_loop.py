@@ -14,6 +14,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from schemas.item import Answer, Decision, Item, KbMatch, item_id
+from schemas.outbox import Feedback
 from services.cli.reading import read_subjects
 from services.common import names
 from services.common.broker import publish_item
@@ -156,3 +157,16 @@ async def test_a_verdict_on_an_item_that_was_not_answered_is_refused(env) -> Non
         with pytest.raises(NotAnswered):
             await recorder.record(item_id_, "not_helpful", "slack", source=source)
     assert await read_subjects(js, names.FEEDBACK, [names.all_stream_filter(names.FEEDBACK)]) == []
+
+
+async def test_a_verdict_whose_answer_is_gone_is_dead_lettered_not_lost(env, route) -> None:
+    """A verdict published for an answer no longer kept (past retention) ends in SB_DLQ with the reason."""
+    settings, js, _ = env
+    gone = "feedbeefdeadbeef00000000"
+    fb = Feedback(item_id=gone, verdict="not_helpful", via="link", article="sso-setup", at=datetime.now(UTC))
+    await publish_item(js, names.feedback_subject(gone), fb.model_dump_json().encode(), gone, 5)
+    await settled(js)
+    [(subject, data)] = await read_subjects(js, names.DLQ, [names.dlq_subject("route", gone)])
+    body = json.loads(data)
+    assert body["stage"] == "route" and "no answer is stored" in body["reason"] and json.loads(body["raw_body"])["item_id"] == gone
+    assert await queued(js, gone) == []
