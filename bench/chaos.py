@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import chaos_delivery
 from bench import chaos_scenarios as sc
 from bench.chaos_lib import TABLE_HEAD, Result
 
@@ -30,6 +31,8 @@ SCENARIOS = {
     "b2": ("switchboard up SIGKILLed", lambda root, s: sc.up_kill(root, n=int(3_000 * s), kills=1)),
     "c": ("poison items", lambda root, s: sc.poison(root, n=int(2_000 * s), poisoned=3)),
     "d": ("3-node cluster, leader SIGKILLed", lambda root, s: sc.cluster_kill(root, n=int(5_000 * s))),
+    "e": ("deliver SIGKILLed twice, the tool answering 429/500 for a while",
+          lambda root, s: chaos_delivery.delivery_kills(root, n=int(1_000 * s), kills=2)),
 }
 
 

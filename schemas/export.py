@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from schemas.delivery import Delivery
 from schemas.item import SCHEMA_VERSION, DeadLetter, Item
 from schemas.outbox import Feedback, Reply
 from services.common import names
@@ -16,6 +17,7 @@ JSONSCHEMA_DIR = HERE / "jsonschema"
 ASYNCAPI_FILE = HERE / "asyncapi.json"
 
 MODELS = {"item": Item, "dead_letter": DeadLetter, "reply": Reply, "feedback": Feedback}
+MODELS["delivery"] = Delivery  # KV sb_deliveries values (the delivery ledger), not a channel
 
 CHANNELS = [
     # (channel id, address, stream, message, who publishes, description)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.delivery import RequestRecord
+
 SCHEMA_VERSION = 1
 
 Category = Literal["feedback", "account", "usage", "system"]
@@ -132,7 +134,7 @@ class Item(_Model):
 
 def item_id(source: str, delivery_id: str) -> str:
     """Deterministic id: a sender's redelivery of the same event gets the same id (that is the dedup key)."""
-    digest = hashlib.sha256(f"{source}\x00{delivery_id}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{source}\x00{delivery_id}".encode("utf-8", "surrogatepass")).hexdigest()  # lone surrogates too
     return digest[:24]
 
 
@@ -151,3 +153,4 @@ class DeadLetter(_Model):
     raw_body_b64: str | None = None  # set instead of raw_body when the body is not UTF-8
     headers: dict[str, str] = Field(default_factory=dict)  # non-secret request headers
     replays: int = 0
+    request: RequestRecord | None = None  # deliver: the outbound request that failed (no auth header, no secret)

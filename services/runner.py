@@ -25,7 +25,7 @@ from services.config.versions import startup_config
 
 log = get_logger("switchboard")
 
-SERVICES = ("ingest", "enrich", "route")
+SERVICES = ("ingest", "enrich", "route", "deliver")
 
 
 async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: bool = True, publish: bool = False) -> None:
@@ -57,6 +57,10 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
             from services.route.worker import run_route
 
             tasks.append(asyncio.create_task(run_route(js, config, settings, stop), name="route"))
+        if "deliver" in services:
+            from services.deliver.worker import run_deliver
+
+            tasks.append(asyncio.create_task(run_deliver(js, config, settings, stop), name="deliver"))
         log.info("switchboard.up", services=list(services), config=str(settings.config), version=config.version)
         if "ingest" in services:
             from services.ingest.app import create_app

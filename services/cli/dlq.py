@@ -24,8 +24,8 @@ dlq_app = typer.Typer(
     no_args_is_help=True,
 )
 
-STAGES = ("ingest", "enrich", "route")
-StageOpt = Annotated[Optional[str], typer.Option("--stage", help="Only this stage: ingest, enrich or route.")]
+STAGES = ("ingest", "enrich", "route", "deliver")
+StageOpt = Annotated[Optional[str], typer.Option("--stage", help="Only this stage: ingest, enrich, route or deliver.")]
 
 
 def _check_stage(stage: str | None) -> None:
@@ -96,6 +96,8 @@ def show(
         console.print(f"[bold]dead letter {e.seq}[/bold]  [dim]{e.subject}[/dim]")
         console.print(f"   stage {dl.stage}, source {dl.source or '-'}, item {dl.id}")
         console.print(f"   failed at {dl.failed_at:%Y-%m-%d %H:%M:%S} after {dl.attempts} attempt(s): {dl.reason}")
+        if dl.request is not None:  # deliver: the outbound request that failed (no secrets were kept)
+            console.print(f"   request: {dl.request.method} {dl.request.url} -> {dl.request.status or 'no answer'}")
         if e.replayed:
             console.print(f"   replayed at {e.replayed.replayed_at:%Y-%m-%d %H:%M:%S} to {', '.join(e.replayed.subjects)}")
         else:
@@ -124,7 +126,7 @@ def replay(
 
     ingest dead letters are normalised again with the source's adapter from --config (the signature was
     verified when the request arrived and is not checked again); enrich and route dead letters re-enter
-    their stage's input stream.
+    their stage's input stream; deliver dead letters go to SB_OUTBOX, where deliver sends them again.
     """
     _check_stage(stage)
     if (ident is None) == (not all_):

@@ -129,9 +129,20 @@ async def _trace(settings, item_id: str) -> list[tuple[str, str, dict]]:  # type
             found.extend((step, subject, json.loads(data)) for subject, data in rows)
         rows = await read_subjects(js, names.FEEDBACK, [names.feedback_subject(item_id)])
         found.extend(("feedback", subject, json.loads(data)) for subject, data in rows)  # "did this help?"
+        found.extend(await _deliveries(js, settings, item_id))
     finally:
         await nc.close()
     return found
+
+
+async def _deliveries(js, settings, item_id: str) -> list[tuple[str, str, dict]]:  # type: ignore[no-untyped-def,type-arg]
+    """The delivery ledger's entries of this item (contract 5): target, status, attempts."""
+    from services.common.streams import deliveries_bucket
+    from services.deliver.ledger import Ledger
+
+    ledger = Ledger(await deliveries_bucket(js, settings))
+    return [("delivery", names.delivery_key(item_id, d.target), d.model_dump(mode="json"))
+            for d in await ledger.for_item(item_id)]
 
 
 def trace(
@@ -150,7 +161,14 @@ def trace(
         raise typer.Exit(1)
     for step, subject, body in steps:
         if as_json:
-            typer.echo(json.dumps({"step": step, "subject": subject, "item": body}))
+            typer.echo(json.dumps({"step": step, "subject": subject, "delivery" if step == "delivery" else "item": body}))
+            continue
+        if step == "delivery":
+            extra = f", HTTP {body['http_status']}" if body.get("http_status") else ""
+            extra += " (found by its marker)" if body.get("checked") else ""
+            extra += f": {body['last_error']}" if body.get("last_error") else ""
+            console.print(f"[bold]delivery[/bold]  {body['target']} ({body['kind']}) {body['status']}, "
+                          f"{body['attempts']} attempt(s){extra}")
             continue
         console.print(f"[bold]{step}[/bold]  [dim]{subject}[/dim]")
         if step == "dead-lettered":

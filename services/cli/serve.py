@@ -28,14 +28,14 @@ def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, em
 
 
 def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Start everything: embedded NATS (unless --nats/NATS_URL), the webhook receiver, enrich and route.
+    """Start everything: embedded NATS (unless --nats/NATS_URL), the webhook receiver, enrich, route and deliver.
 
     The --config folder becomes the current published config version when it differs from it
     (`switchboard config versions`); single services (`switchboard route`, ...) run the published version.
 
     Example: `switchboard up --config examples/config` then, in another terminal, `switchboard demo`.
     """
-    _run(("ingest", "enrich", "route"), config, nats, data, host, port, publish=True)
+    _run(("ingest", "enrich", "route", "deliver"), config, nats, data, host, port, publish=True)
 
 
 def ingest(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
@@ -53,8 +53,14 @@ def route(config: ConfigOpt = None, nats: NatsOpt = None, data: DataOpt = None) 
     _run(("route",), config, nats, data, embedded=False)
 
 
+def deliver(config: ConfigOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
+    """Run only the deliver worker (answers, team notifications and PM replies back to the tools)."""
+    _run(("deliver",), config, nats, data, embedded=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel="Run")(up)
     app.command(rich_help_panel="Run")(ingest)
     app.command(rich_help_panel="Run")(enrich)
     app.command(rich_help_panel="Run")(route)
+    app.command(rich_help_panel="Run")(deliver)

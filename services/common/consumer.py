@@ -33,10 +33,14 @@ BatchHandler = Callable[[Sequence[Msg]], Awaitable[list[BaseException | None]]]
 
 @dataclass(frozen=True)
 class Stage:
-    name: str  # "enrich" | "route"
+    name: str  # "enrich" | "route" | "deliver"
     stream: str
     durable: str
     filter_subject: str
+    # (item id, dead-letter subject suffix) of an input subject; deliver names its own (names.deliver_dead_letter_token)
+    split: Callable[[str], tuple[str, str | None]] = names.split_item_subject
+    # the log event when its loop starts; `up`'s readiness checks count "stage.started" of enrich and route
+    started_event: str = "stage.started"
 
 
 def consumer_config(stage: Stage, settings: Settings) -> ConsumerConfig:
@@ -58,7 +62,7 @@ def dead_letter_for(stage: Stage, msg: Msg, exc: BaseException, attempts: int) -
         item = Item.model_validate_json(msg.data)
     except ValueError:
         raw_body = msg.data.decode("utf-8", "replace")
-    item_id = item.id if item else names.split_item_subject(msg.subject)[0]
+    item_id = item.id if item else stage.split(msg.subject)[0]
     return DeadLetter(
         id=item_id,
         stage=stage.name,  # type: ignore[arg-type]
@@ -70,13 +74,17 @@ def dead_letter_for(stage: Stage, msg: Msg, exc: BaseException, attempts: int) -
         item=item,
         raw_body=raw_body,
         headers={"subject": msg.subject},
+        request=getattr(exc, "dead_letter_request", None),  # deliver: the outbound request, without secrets
     )
 
 
-async def dead_letter(js: JetStreamContext, dl: DeadLetter, settings: Settings) -> None:
+async def dead_letter(
+    js: JetStreamContext, dl: DeadLetter, settings: Settings,
+    split: Callable[[str], tuple[str, str | None]] = names.split_item_subject,
+) -> None:
     """Exactly one dead letter per input message: its subject is derived from the failed message's subject
     (SB_DLQ keeps one message per subject), so dead-lettering a redelivery again is refused as a duplicate."""
-    replay = names.split_item_subject(dl.headers.get("subject", ""))[1]
+    replay = split(dl.headers.get("subject", ""))[1]
     subject = names.dlq_subject(dl.stage, dl.id, replay)
     await publish_item(js, subject, dl.model_dump_json().encode(), msg_id=subject, timeout=settings.publish_timeout_s)
 
@@ -90,7 +98,7 @@ async def settle(js: JetStreamContext, stage: Stage, msg: Msg, error: BaseExcept
     if is_permanent(error) or attempts >= settings.max_deliver:
         dl = dead_letter_for(stage, msg, error, attempts)
         try:
-            await dead_letter(js, dl, settings)
+            await dead_letter(js, dl, settings, stage.split)
         except Exception as exc:  # noqa: BLE001 - cannot dead-letter now: let JetStream redeliver it
             log.warning("dlq.publish_failed", stage=stage.name, id=dl.id, error=describe(exc))
             await msg.nak(delay=retry_delay(attempts))
@@ -110,7 +118,7 @@ async def run_stage(
     sub = await js.pull_subscribe(
         stage.filter_subject, durable=stage.durable, stream=stage.stream, config=consumer_config(stage, settings)
     )
-    log.info("stage.started", stage=stage.name, stream=stage.stream, durable=stage.durable)
+    log.info(stage.started_event, stage=stage.name, stream=stage.stream, durable=stage.durable)
     while not stop.is_set():
         try:
             msgs = await sub.fetch(settings.batch_size, timeout=1.0)

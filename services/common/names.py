@@ -176,6 +176,49 @@ def kv_token(value: str) -> str:
     return "".join(c if (c.isascii() and (c.isalnum() or c in "-_.")) else f"={ord(c):x}" for c in value)
 
 
+# deliver: what a dead letter of the deliver stage is called, and where its replay goes
+OUTBOX_REPLY = "reply"  # sb.outbox.reply.<id>.<n>: a PM's reply (schemas.outbox.Reply)
+OUTBOX_ANSWER = "answer"  # sb.outbox.answer.<id>.replay<seq>: an answer delivery replayed from the DLQ (Item)
+OUTBOX_NOTIFY = "notify"  # sb.outbox.notify.<id>.replay<seq>: a team notification replayed from the DLQ (Item)
+
+
+def deliver_input(subject: str) -> tuple[str, str, str | None, str | None]:
+    """(origin, item id, reply number, replay token) of a message the deliver stage consumes: origin `answer`
+    (sb.answers.<source>.<id>[.replay<n>], sb.outbox.answer.<id>.replay<n>), `notify` (sb.queue.<team>.<id>,
+    sb.outbox.notify.<id>.replay<n>) or `reply` (sb.outbox.reply.<id>.<n>[.replay<m>]); anything else in
+    SB_OUTBOX: origin = its kind token."""
+    tokens = subject.split(".")
+    if subject.startswith(OUTBOX_PREFIX + ".") and len(tokens) >= 4:
+        kind, item_id = tokens[2], tokens[3]
+        rest = tokens[4:]
+        replay = next((t for t in rest if t.startswith(REPLAY_TOKEN)), None)
+        number = next((t for t in rest if not t.startswith(REPLAY_TOKEN)), None)
+        return kind, item_id, number, replay
+    item_id, replay = split_item_subject(subject)
+    return ("notify" if subject.startswith(QUEUE_PREFIX + ".") else "answer"), item_id, None, replay
+
+
+def deliver_dead_letter_token(subject: str) -> tuple[str, str | None]:
+    """(item id, suffix) of the dead letter for a deliver input: `sb.dlq.deliver.<id>[.replay<n>]` for an answer,
+    `<id>.notify[-replay<n>]` for a team notification, `<id>.reply<k>[-replay<n>]` for a PM reply, so one item's
+    answer, notification and replies never share (and lose) one dead-letter subject."""
+    origin, item_id, number, replay = deliver_input(subject)
+    if origin == OUTBOX_ANSWER:
+        return item_id, replay
+    base = f"{origin}{number or ''}"
+    return item_id, f"{base}-{replay}" if replay else base
+
+
+def deliver_replay_subject(original: str, item_id: str, replay_no: int) -> str:
+    """Where `switchboard dlq replay` puts a deliver dead letter's message: SB_OUTBOX, so the answers and queue
+    streams (what `answers` and the inbox list) never hold a second copy of an item."""
+    origin, _, number, _ = deliver_input(original)
+    token = f"{REPLAY_TOKEN}{replay_no}"
+    if origin == OUTBOX_REPLY:
+        return f"{OUTBOX_PREFIX}.{OUTBOX_REPLY}.{item_id}.{number}.{token}"
+    return outbox_subject(origin, item_id, token)
+
+
 def rejected_decision_key(item_id: str) -> str:
     """Decisions-KV key of the re-decision of an answer the asker rejected ("did this help?" -> no); the
     item's first decision (the answer) stays under the plain item id."""

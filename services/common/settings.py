@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # outbound guard: hosts or CIDRs that may be private/loopback (and then http://), comma-separated
     outbound_allow: str = ""
+    # deliver (contract 5, docs/delivery.md): timeouts, retry budget and size cap of every outbound call
+    # keep budget + 2 x read + connect below ack_wait_s, so JetStream never redelivers a message still in work
+    deliver_connect_timeout_s: float = Field(default=3.0, gt=0)
+    deliver_read_timeout_s: float = Field(default=6.0, gt=0)
+    deliver_budget_s: float = Field(default=12.0, ge=0)  # no retry of one call starts later than this
+    deliver_max_response_bytes: int = Field(default=1024 * 1024, gt=0)
+    deliver_max_deliver: int = Field(default=12, ge=1)  # deliveries of one message before its dead letter (~4 min of NAK delays)
+    deliver_loops: int = Field(default=4, ge=1)  # fetch loops per input stream: a slow batch holds up only its own
+    deliver_metrics_port: int | None = None  # `switchboard deliver` alone: serve /metrics here (`up`: ingest's /metrics)
     # the PM inbox (`switchboard web`; `up` serves it too)
     web_host: str = "127.0.0.1"
     web_port: int = 8080

@@ -7,6 +7,9 @@
   timestamp would be outside tolerance by now anyway.
 - stage `enrich`: the item goes back into SB_EVENTS under `sb.events.<source>.<id>.replay<seq>`.
 - stage `route`: the enriched item goes back into SB_ENRICHED under `sb.enriched.<source>.<id>.replay<seq>`.
+- stage `deliver`: the message deliver failed on goes into SB_OUTBOX (`sb.outbox.answer|notify.<id>.replay<seq>`,
+  `sb.outbox.reply.<id>.<n>.replay<seq>`), never back into SB_ANSWERS or a team queue (which people read);
+  the delivery ledger lets a `failed` delivery be tried again and keeps a `sent` one from being sent twice.
 
 `<seq>` is the dead letter's sequence in SB_DLQ, so replaying the same dead letter twice targets the same
 subject, which the stream (one message per subject) refuses: a double replay creates nothing new. The
@@ -141,6 +144,12 @@ def plan_replay(entry: Entry, config: Config | None) -> list[Publish]:
             Publish(names.event_subject(item.source, item.id), item.model_dump_json().encode(), item.id, item.id)
             for item in renormalise(dl, config)
         ]
+    if dl.stage == "deliver":
+        payload = dl.item.model_dump_json().encode() if dl.item else (dl.raw_body or "").encode()
+        if not payload:
+            raise NotReplayable("the dead letter holds no message")
+        subject = names.deliver_replay_subject(dl.headers.get("subject", ""), dl.id, entry.seq)
+        return [Publish(subject, payload, subject, dl.id)]
     if dl.item is None:
         raise NotReplayable("the dead letter holds no item (the message was not a valid item)")
     prefix = names.EVENTS_PREFIX if dl.stage == "enrich" else names.ENRICHED_PREFIX

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Mapping
 
 from nats.aio.client import Client
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -62,7 +62,9 @@ class Ingest:
                 {"error": "metrics need Authorization: Bearer <SWITCHBOARD_ADMIN_TOKEN>"},
                 status_code=401, headers={"WWW-Authenticate": "Bearer"},
             )
-        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        # plus the process-wide default registry: the other stages `up` runs in this process (deliver) count there
+        body = generate_latest(self.metrics.registry) + generate_latest(REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 class App:
