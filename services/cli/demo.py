@@ -195,9 +195,9 @@ def wait_for_deliveries(tools: DemoFakeTools, expected: int, wait: float, quiet:
 def show_deliveries(received: list[Received]) -> None:
     if not received:
         console.print(
-            "[yellow]The demo fake tools received nothing yet — is deliver running? "
-            "(`switchboard up` runs the deliver stage of contract 5 when it is installed; answers wait in "
-            "SB_ANSWERS until it posts them.)[/yellow]"
+            "[yellow]The demo fake tools received nothing yet — is deliver running? (`switchboard up` runs it, "
+            "or `switchboard deliver` alone; answers wait in SB_ANSWERS until it posts them, and the fakes stop "
+            "with the demo.)[/yellow]"
         )
         return
     table = Table(title="what each (fake) tool received", expand=True)
