@@ -21,7 +21,8 @@ from services.cli.options import ConfigOpt, DataOpt, NatsOpt, settings_from
 from services.common.broker import NoBrokerFound
 from services.common.feedback_tokens import SECRET_ENV, feedback_url
 from services.config.loader import load_config
-from services.config.models import SourceConfig
+from services.common.settings import Settings
+from services.config.models import Config, SourceConfig
 from services.demo.fake_tools import DemoFakeTools, Received
 from services.demo.signing import signed_request
 
@@ -112,7 +113,9 @@ def demo(
             tools.stop()
 
 
-def _send_and_show(url, cfg, samples, fallback, settings, wait) -> list[str]:  # type: ignore[no-untyped-def]
+def _send_and_show(
+    url: str, cfg: Config, samples: Path, fallback: dict[str, str], settings: Settings, wait: float
+) -> list[str]:
     """Send the samples, print where each went; return the ids answered into a tool with `reply:`."""
     sent: list[tuple[str, str, int, list[str]]] = []
     answered: list[str] = []
