@@ -38,6 +38,8 @@ bench: install
 	$(PY) -m bench.run
 
 eval: install
+	$(PY) -m bench.eval_forum
+	$(PY) -m bench.eval_calibration
 	$(PY) -m bench.eval_banking77
 
 chaos: install

@@ -68,10 +68,18 @@ class AccountUpdate(_Model):
     attributes: dict[str, str] = Field(default_factory=dict)
 
 
+class Candidate(_Model):
+    """One of the judge's top guesses, with its calibrated-to-be score (for the decision audit in `trace`)."""
+
+    id: str
+    score: float
+
+
 class AreaMatch(_Model):
     id: str  # an area id from areas.yaml, or "unknown" when the matcher abstains
     confidence: float
     best: str | None = None  # the best guess even when abstaining
+    candidates: list[Candidate] = Field(default_factory=list)  # the top three areas, best first
 
 
 class KbMatch(_Model):
@@ -79,6 +87,7 @@ class KbMatch(_Model):
     score: float
     title: str | None = None
     url: str | None = None
+    candidates: list[Candidate] = Field(default_factory=list)  # the top three articles, best first
 
 
 class Decision(_Model):
@@ -88,6 +97,7 @@ class Decision(_Model):
     priority: str | None = None
     reason: str
     config_version: str | None = None
+    thresholds: dict[str, float] | None = None  # the thresholds in force (kb, area, intent) of that version
 
 
 class Answer(_Model):

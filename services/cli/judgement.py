@@ -1,12 +1,10 @@
-"""`switchboard classify`, `kb ask`, `kb calibrate`, `areas calibrate`: the judge, offline, no server."""
+"""`switchboard classify` and `kb ask`: the judge, offline, no server (calibrate: services/cli/calibrate.py)."""
 
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -18,9 +16,8 @@ from rich.table import Table
 from services.cli.check import default_config_dir
 from services.common.logging import configure as configure_logging
 from services.config.errors import ConfigError
-from services.config.loader import load_config, save_thresholds
+from services.config.loader import load_config
 from services.config.models import Config
-from services.enrich.calibration import Calibration, select_threshold
 from services.enrich.judge import Analysis, Judge, Judgement
 
 BATCH = 64
@@ -37,7 +34,7 @@ kb_app = typer.Typer(help="The knowledge base: ask it a question, calibrate its 
 areas_app = typer.Typer(help="Product areas: calibrate the area threshold.", no_args_is_help=True)
 
 
-def _load(config_dir: Path | None) -> tuple[Config, Judge]:
+def load_judge(config_dir: Path | None) -> tuple[Config, Judge]:
     configure_logging(level="warning")  # an offline command: only warnings (e.g. the BM25 fallback) on stderr
     directory = config_dir or default_config_dir()
     try:
@@ -53,7 +50,7 @@ def _load(config_dir: Path | None) -> tuple[Config, Judge]:
     return config, judge
 
 
-def _read_lines(stream: Any, required: tuple[str, ...] = ("text",)) -> list[dict[str, Any]]:
+def read_lines(stream: Any, required: tuple[str, ...] = ("text",)) -> list[dict[str, Any]]:
     rows = []
     for number, line in enumerate(stream, 1):
         if not line.strip():
@@ -69,7 +66,7 @@ def _read_lines(stream: Any, required: tuple[str, ...] = ("text",)) -> list[dict
     return rows
 
 
-def _batches(judge: Judge, texts: list[str]) -> Iterator[tuple[int, Analysis]]:
+def analysed_batches(judge: Judge, texts: list[str]) -> Iterator[tuple[int, Analysis]]:
     """Analyse in batches, with a progress bar on stderr when it is a terminal."""
     show = sys.stderr.isatty() and len(texts) > BATCH
     with Progress(console=err, disable=not show, transient=True) as progress:
@@ -82,7 +79,7 @@ def _batches(judge: Judge, texts: list[str]) -> Iterator[tuple[int, Analysis]]:
 
 def _judgements(judge: Judge, texts: list[str]) -> list[Judgement]:
     out: list[Judgement] = []
-    for _, analysis in _batches(judge, texts):
+    for _, analysis in analysed_batches(judge, texts):
         out.extend(judge.judgements(analysis))
     return out
 
@@ -99,7 +96,7 @@ def _ask_json(row_id: Any, j: Judgement, judge: Judge) -> dict[str, Any]:
 
 
 def _run(text: str | None, config_dir: Path | None, as_json: bool, shape, summary) -> None:  # type: ignore[no-untyped-def]
-    _, judge = _load(config_dir)
+    _, judge = load_judge(config_dir)
     if text is not None:
         [j] = judge.judge([text])
         if as_json:
@@ -109,7 +106,7 @@ def _run(text: str | None, config_dir: Path | None, as_json: bool, shape, summar
         return
     if sys.stdin.isatty():
         raise typer.BadParameter("give the text as an argument, or pipe JSON lines {\"id\":..., \"text\":...}")
-    rows = _read_lines(sys.stdin)
+    rows = read_lines(sys.stdin)
     for row, j in zip(rows, _judgements(judge, [r["text"] for r in rows])):
         print(json.dumps(shape(row["id"], j, judge)), flush=False)
     sys.stdout.flush()
@@ -127,7 +124,7 @@ def _classify_summary(judge: Judge, text: str, j: Judgement) -> None:
     if len(judge.area_head) > 1:
         others = ", ".join(f"{judge.area_head.labels[k]} {analysis.area.probs[0, k]:.2f}" for k in analysis.area.top(0)[1:])
         table.add_row("  runners-up (p)", others, "", "")
-    table.add_row("intent", j.intent, f"{j.intent_confidence:.3f}", "")
+    table.add_row("intent", j.intent, f"{j.intent_confidence:.3f}", f"{judge.thresholds.intent:.3f} (below: other)")
     if j.kb:
         table.add_row("best article", f"{j.kb.article} — {j.kb.title}", f"{j.kb.score:.3f}", f"{judge.kb_threshold():.3f}")
     out.print(table)
@@ -166,83 +163,11 @@ def kb_ask(question: Annotated[Optional[str], typer.Argument(help="The question;
     _run(question, config, as_json, _ask_json, _ask_summary)
 
 
-def _calibrate(kind: str, labelled: Path, precision: float, max_false: float, config_dir: Path | None) -> None:
-    config, judge = _load(config_dir)
-    key, head = ("article", judge.kb_head) if kind == "kb" else ("area", judge.area_head)
-    with labelled.open(encoding="utf-8") as fh:
-        rows = _read_lines(fh, ("text", key))
-    unknown = sorted({str(r[key]) for r in rows if r[key] is not None and r[key] not in head.labels})
-    if unknown:
-        err.print(f"{labelled}: {key}s not in the config: {', '.join(unknown)}", style="red")
-        raise typer.Exit(1)
-    if not rows or not len(head):
-        err.print(f"nothing to calibrate: {len(rows)} labelled lines, {len(head)} {key}s", style="red")
-        raise typer.Exit(1)
-    scores, correct, answerable = [], [], []
-    for start, analysis in _batches(judge, [r["text"] for r in rows]):
-        pred = analysis.kb if kind == "kb" else analysis.area
-        for i, best in enumerate(pred.best):
-            label = rows[start + i][key]
-            scores.append(float(pred.confidence[i]))
-            answerable.append(label is not None)
-            correct.append(label == head.labels[int(best)])
-    cal = select_threshold(scores, correct, answerable, precision=precision, max_false=max_false)
-    _print_calibration(kind, cal, judge.encoder.name)
-    note = {"precision_target": precision, "max_false": max_false, "precision": cal.chosen.precision,
-            "false_rate": cal.chosen.false_rate, "coverage": cal.chosen.coverage, "labelled": len(rows),
-            "file": str(labelled), "encoder": judge.encoder.name, "feasible": cal.feasible,
-            "calibrated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    thresholds = config.thresholds.model_copy(
-        update={kind: math.ceil(cal.chosen.threshold * 1e6) / 1e6,  # rounded up: never looser
-                "notes": {**config.thresholds.notes, kind: note}})
-    path = save_thresholds(config.directory, thresholds)
-    Console(highlight=False).print(f"stored {kind}: {thresholds.model_dump()[kind]} in {path}")
-
-
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
-def _print_calibration(kind: str, cal: Calibration, encoder: str) -> None:
-    what = "answered" if kind == "kb" else "assigned"
-    p = cal.chosen
-    table = Table(title=f"{kind} calibration ({encoder})", show_header=True, header_style="bold")
-    for col in ("bound", "target", "at chosen threshold", "threshold it needs alone"):
-        table.add_column(col)
-    table.add_row(f"precision ({p.answerable} with a label)", f">= {cal.target_precision:.3f}", _fmt(p.precision),
-                  f"{cal.precision_threshold:.4f}")
-    table.add_row(f"false {what} ({p.unanswerable} null)", f"<= {cal.max_false:.3f}", _fmt(p.false_rate),
-                  f"{cal.false_threshold:.4f}" if p.unanswerable else "n/a (no null lines)")
-    table.add_row("coverage (labelled ones " + what + ")", "", f"{p.coverage:.3f}", "")
-    table.add_row("[bold]threshold chosen[/]", "", f"[bold]{p.threshold:.4f}[/]", "")
-    Console(highlight=False).print(table)
-    if not cal.feasible:
-        err.print(f"no threshold meets both bounds: nothing will be {what} automatically", style="yellow")
-
-
-@kb_app.command("calibrate")
-def kb_calibrate(labelled: LabelledOpt, precision: PrecisionOpt,
-                 max_false_answers: Annotated[float, typer.Option("--max-false-answers", min=0.0, max=1.0,
-                     help="Largest share of unanswerable (null) questions that may still get an answer.")] = 0.10,
-                 config: ConfigOpt = None) -> None:
-    """Choose the auto-answer threshold from labelled questions and store it in calibration.yaml.
-
-    FILE holds JSON lines {"text": ..., "article": id-or-null}; null = no article answers it.
-    """
-    _calibrate("kb", labelled, precision, max_false_answers, config)
-
-
-@areas_app.command("calibrate")
-def areas_calibrate(labelled: LabelledOpt, precision: PrecisionOpt,
-                    max_false_assignments: Annotated[float, typer.Option("--max-false-assignments", min=0.0, max=1.0,
-                        help="Largest share of texts of no area (null) that may still get one.")] = 0.10,
-                    config: ConfigOpt = None) -> None:
-    """Choose the product-area threshold from labelled texts ({"text":..., "area": id-or-null} lines)."""
-    _calibrate("area", labelled, precision, max_false_assignments, config)
-
-
 def register(app: typer.Typer) -> None:
     """Add classify, kb (ask, calibrate) and areas (calibrate) to the CLI."""
+    from services.cli import calibrate  # kb calibrate, areas calibrate (it builds on this module's helpers)
+
+    calibrate.register(kb_app, areas_app)
     app.command("classify")(classify)
     app.add_typer(kb_app, name="kb")
     app.add_typer(areas_app, name="areas")

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from schemas.item import Item
-from services.cli.judgement import ConfigOpt, _load
+from services.cli.judgement import ConfigOpt, load_judge
 from services.enrich.enrichment import enrich_item, needs_judgement, text_of
 from services.route.partial_items import item_from_partial
 from services.route.rules import RuleVerdict, compile_rules, explain
@@ -72,7 +72,7 @@ def test(
     Example: `echo '{"text": "SSO login fails for everyone", "account": {"arr": 250000}}' | switchboard rules test -`
     """
     data = _read_item_json(item_file)
-    cfg, judge_model = _load(config)
+    cfg, judge_model = load_judge(config)
     try:
         item = item_from_partial(data, cfg)
     except ValidationError as exc:

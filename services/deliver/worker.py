@@ -21,7 +21,8 @@ from services.common.consumer import Stage, run_stage
 from services.common.errors import PermanentError, is_permanent
 from services.common.logging import get_logger
 from services.common.settings import Settings
-from services.common.streams import deliveries_bucket
+from services.common.streams import config_bucket, deliveries_bucket
+from services.config.live import LiveConfig
 from services.config.models import Config
 from services.deliver import metrics
 from services.deliver.ledger import Ledger
@@ -57,7 +58,8 @@ class DeliverHandler:
                  env: dict[str, str]) -> None:
         self.ledger = ledger
         self.client = client
-        self.config = config
+        # the published config (sources' reply blocks, teams' webhooks) and the hosts it allows, swapped together
+        self.live: LiveConfig[frozenset[str]] = LiveConfig(lambda c: configured_hosts(c, env), config)
         self.settings = settings
         self.env = env
         self.allow = client.allow
@@ -67,11 +69,13 @@ class DeliverHandler:
         self._said: set[str] = set()
 
     async def __call__(self, msgs: Sequence[Msg]) -> list[BaseException | None]:
-        return list(await asyncio.gather(*(self._one(m) for m in msgs)))
+        config, hosts = self.live.current  # once per batch
+        self.client.hosts = hosts
+        return list(await asyncio.gather(*(self._one(m, config) for m in msgs)))
 
-    def _plan(self, msg: Msg) -> list[Planned]:
+    def _plan(self, msg: Msg, config: Config) -> list[Planned]:
         origin = names.deliver_input(msg.subject)[0]
-        ctx = Context(self.config, self.env, self.allow, self.settings.public_url, datetime.now(UTC))
+        ctx = Context(config, self.env, self.allow, self.settings.public_url, datetime.now(UTC))
         plans: dict[str, Callable[[Item, Context], list[Planned]]] = {"answer": plan_answer, "notify": plan_notify}
         try:
             if origin == names.OUTBOX_REPLY:
@@ -82,9 +86,9 @@ class DeliverHandler:
             raise PermanentError(f"not a valid {origin} message: {exc.errors()[0]['msg']}") from None
         raise PermanentError(f"deliver does not handle {msg.subject!r} (outbox kind {origin!r})")
 
-    async def _one(self, msg: Msg) -> BaseException | None:
+    async def _one(self, msg: Msg, config: Config) -> BaseException | None:
         try:
-            planned = self._plan(msg)
+            planned = self._plan(msg, config)
         except PermanentError as exc:
             return exc
         heartbeat = asyncio.create_task(self._in_progress(msg))
@@ -145,7 +149,8 @@ async def run_deliver(js: JetStreamContext, config: Config, settings: Settings, 
         start_http_server(settings.deliver_metrics_port, addr=settings.host)
     # several fetch loops share each durable consumer: a batch waiting on a slow tool holds up only its own loop
     loops = [run_stage(js, stage, handler, settings, stop) for stage in STAGES for _ in range(settings.deliver_loops)]
+    follow = handler.live.follow(await config_bucket(js, settings), settings.data / "configs", stop)
     try:
-        await asyncio.gather(*loops)
+        await asyncio.gather(*loops, follow)
     finally:
         await client.aclose()

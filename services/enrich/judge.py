@@ -14,14 +14,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from schemas.item import AreaMatch, KbMatch
+from schemas.item import AreaMatch, Candidate, KbMatch
 from services.config.models import AreaConfig, Article, Config, Thresholds
 from services.enrich.encoder import Encoder, load_encoder
 from services.enrich.intents import merged_intents
 from services.enrich.matcher import Head, Prediction, examples_matrix, single_threaded_blas
+from services.enrich.question_form import form_bias
 
 UNKNOWN = "unknown"
+TOP_CANDIDATES = 3  # kept on the item for the decision audit (`switchboard trace`)
 KEYWORD_BONUS = 2.0  # added to an area's logit when one of its keywords occurs in the text
+# The intent head's logits are rescaled to this spread (std over its own examples; what the MiniLM head gives
+# with the built-in examples), so the question-form hints weigh the same with the BM25 fallback.
+INTENT_LOGIT_SCALE = 2.34
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,8 @@ class Judge:
         start = 0
         labels = {"area": [a.id for a in areas], "intent": list(intents), "kb": [a.id for a in articles]}
         for name, (texts, owners) in flat.items():
-            heads[name] = Head(labels[name], vectors[start : start + len(texts)], owners)
+            scale = INTENT_LOGIT_SCALE if name == "intent" else None
+            heads[name] = Head(labels[name], vectors[start : start + len(texts)], owners, logit_scale=scale)
             start += len(texts)
         return cls(encoder, areas, heads["area"], heads["intent"], articles, heads["kb"], config.thresholds)
 
@@ -127,7 +133,7 @@ class Judge:
         vectors = self.encoder.encode([t or "" for t in texts])  # one encoding serves all three heads
         return Analysis(
             area=self.area_head.predict(vectors, keyword_bias(texts, self._patterns)),
-            intent=self.intent_head.predict(vectors),
+            intent=self.intent_head.predict(vectors, form_bias(texts, self.intent_head.labels)),
             kb=self.kb_head.predict(vectors),
         )
 
@@ -144,18 +150,25 @@ class Judge:
             best = self.area_head.labels[int(analysis.area.best[i])]
             confidence = round(float(analysis.area.confidence[i]), 4)
             assigned = best if confidence >= self.area_threshold() else UNKNOWN
-            area = AreaMatch(id=assigned, confidence=confidence, best=best)
+            candidates = [Candidate(id=self.area_head.labels[j], score=round(score, 4))
+                          for j, score in analysis.area.top_scores(i, TOP_CANDIDATES)]
+            area = AreaMatch(id=assigned, confidence=confidence, best=best, candidates=candidates)
         else:
             area = AreaMatch(id=UNKNOWN, confidence=0.0, best=None)
         intent, intent_confidence = "other", 0.0
         if len(self.intent_head):
-            intent = self.intent_head.labels[int(analysis.intent.best[i])]
-            intent_confidence = round(float(analysis.intent.confidence[i]), 4)
+            best_intent = int(analysis.intent.best[i])
+            intent = self.intent_head.labels[best_intent]
+            # the head's probability (question form included): `other` is the catch-all label, so the
+            # closed-set probability is the right confidence here (the similarity factor is for open sets)
+            intent_confidence = round(float(analysis.intent.probs[i, best_intent]), 4)
             if intent_confidence < self.thresholds.intent and "other" in self.intent_head.labels:
                 intent = "other"
         kb = None
         if len(self.kb_head):
             article = self.articles[int(analysis.kb.best[i])]
             score = round(float(analysis.kb.confidence[i]), 4)
-            kb = KbMatch(article=article.id, score=score, title=article.title, url=article.url)
+            candidates = [Candidate(id=self.articles[j].id, score=round(s, 4))
+                          for j, s in analysis.kb.top_scores(i, TOP_CANDIDATES)]
+            kb = KbMatch(article=article.id, score=score, title=article.title, url=article.url, candidates=candidates)
         return Judgement(area=area, intent=intent, intent_confidence=intent_confidence, kb=kb)

@@ -71,11 +71,25 @@ class Prediction:
     def top(self, row: int, n: int = 3) -> list[int]:
         return [int(i) for i in np.argsort(-self.probs[row], kind="stable")[:n]]
 
+    def top_scores(self, row: int, n: int = 3) -> list[tuple[int, float]]:
+        """The n most probable labels with the same score `confidence` gives the best one
+        (probability x closeness to the label's nearest example, squared)."""
+        out = []
+        for j in self.top(row, n):
+            closeness = min(max(float(self.similarity[row, j]), 0.0), 1.0)
+            out.append((j, float(self.probs[row, j]) * closeness**2))
+        return out
+
 
 class Head:
     """One decision's classifier: labels, their example vectors, and the fitted weights."""
 
-    def __init__(self, labels: list[str], vectors: np.ndarray, owners: np.ndarray) -> None:
+    def __init__(
+        self, labels: list[str], vectors: np.ndarray, owners: np.ndarray, logit_scale: float | None = None
+    ) -> None:
+        """`logit_scale`: divide the logits so that their spread (std) over the training examples is this
+        value, whatever the encoder (BM25's sparse vectors give logits ~20x the model's): hints added to
+        the logits then weigh the same, and probabilities do not all saturate at 1."""
         if len(vectors) != len(owners):
             raise ValueError("one owner label per example vector")
         order = np.argsort(np.asarray(owners, dtype=np.int64), kind="stable")  # group examples by label
@@ -83,6 +97,10 @@ class Head:
         self.vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[order])
         self.owners = np.asarray(owners, dtype=np.int64)[order]
         self.w, self.b = fit_logistic(self.vectors, self.owners, len(self.labels))
+        if logit_scale is not None and len(self.vectors) and len(self.labels) > 1:
+            spread = float((self.vectors @ self.w + self.b).std())
+            if spread > 0:
+                self.w, self.b = self.w * (logit_scale / spread), self.b * (logit_scale / spread)
         counts = np.bincount(self.owners, minlength=len(self.labels))
         self._has_examples = counts > 0
         self._starts = (np.cumsum(counts) - counts)[self._has_examples]  # for maximum.reduceat per label

@@ -4,8 +4,10 @@
   every item. The condition language is in `services.route.conditions`.
 - `route: {team: $area}` sends the item to the team that owns its product area in areas.yaml; an item whose
   area is unknown (or owned by no team) goes to `unrouted`, and the reason says so.
-- `answer:` fires only when enrich attached a KB article whose score reaches the rule's `min_confidence`,
-  or the calibrated KB threshold when the rule gives none; otherwise the next rule is tried.
+- `answer:` fires only when the item's intent is `question` (the answer gate: a bug report, request,
+  complaint or remark is never auto-answered, whatever the rule's `when` says) AND enrich attached a KB
+  article whose score reaches the rule's `min_confidence`, or the calibrated KB threshold when the rule
+  gives none; otherwise the next rule is tried, and the trace says which of the two stopped it.
 - `drop:` records the item as dropped with the rule's reason.
 - Nothing matched: the item goes to the `unrouted` queue (never dropped silently).
 - Items that are not feedback (category account, usage, system) are only tested against rules whose `when`
@@ -26,6 +28,7 @@ from services.config.models import AreasFile, RuleConfig
 from services.route.conditions import Condition, Problem, compile_when, fmt
 
 AREA_TEAM = "$area"
+ANSWERABLE_INTENT = "question"  # the answer gate: only a question is ever auto-answered
 
 RECORD_REASONS = {
     "account": "account update applied to the directory",
@@ -159,6 +162,10 @@ def _act(
         own = config.answer.min_confidence
         threshold = own if own is not None else kb_threshold
         source = "the rule's min_confidence" if own is not None else "the calibrated KB threshold"
+        if item.intent != ANSWERABLE_INTENT:
+            note = (f"intent {item.intent or 'unknown'} is not a question: feedback is never auto-answered "
+                    "(the answer gate), falling through")
+            return None, "; ".join(parts + [note])
         kb = item.kb
         if kb is None or kb.article is None:
             return None, "; ".join(parts + ["no KB article matched, falling through"])

@@ -70,7 +70,10 @@ class RouteHandler:
             config, rules = await self._rules_for(item, current)
             decision = await self._first_decision(
                 item.id,
-                decide(item, rules, config.areas, config.thresholds.kb, config_version=config.version),
+                decide(item, rules, config.areas, config.thresholds.kb, config_version=config.version).model_copy(
+                    update={"thresholds": {"kb": config.thresholds.kb, "area": config.thresholds.area,
+                                           "intent": config.thresholds.intent}}
+                ),
             )
             out = decided_item(item, decision, datetime.now(UTC))
             subject = outcome_subject(out, decision)

@@ -92,3 +92,21 @@ def test_how_to_question_is_answered_from_the_kb(switchboard: Running) -> None:
 def test_empty_team_prints_nothing(switchboard: Running) -> None:
     out = switchboard.cli("inbox", "nobody-here", "--json")
     assert out.returncode == 0 and out.stdout == ""
+
+
+def test_demo_nps_complaint_is_routed_to_its_team_not_answered(switchboard: Running) -> None:
+    """The demo's Pendo NPS comment reports a problem: the answer gate sends it to a team, never an auto-answer."""
+    from tests.conftest import ROOT
+
+    event = json.loads((ROOT / "examples" / "samples" / "pendo.json").read_text())
+    event["uniqueId"] = str(uuid.uuid4())
+    resp = switchboard.post("pendo", json.dumps(event).encode())
+    assert resp.status_code == 202, resp.text
+    [item_id] = resp.json()["ids"]
+    rows = wait_for_json_lines(switchboard, ["inbox", "insights"], lambda rs: any(r["id"] == item_id for r in rs))
+    item = next(r for r in rows if r["id"] == item_id)
+    assert item["text"].startswith("Scheduling reports is great but the PDF export cuts off wide tables")
+    assert item["intent"] != "question" and item["area"]["id"] == "reporting"
+    assert item["decision"]["action"] == "route" and item["decision"]["team"] == "insights"
+    steps = [r["step"] for r in wait_for_json_lines(switchboard, ["trace", item_id], lambda rs: True)]
+    assert "answered" not in steps

@@ -193,7 +193,7 @@ def test_nothing_matches_goes_to_unrouted() -> None:
     decision = decide(make_item(intent="praise"), compiled, AREAS, 0.6, config_version="abc")
     assert decision.model_dump() == {
         "rule": None, "action": "route", "team": UNROUTED_TEAM, "priority": "normal",
-        "reason": "no rule matched", "config_version": "abc",
+        "reason": "no rule matched", "config_version": "abc", "thresholds": None,
     }
     assert decide(make_item(), [], AREAS, 0.6).team == UNROUTED_TEAM
 
