@@ -66,7 +66,10 @@ class FeedbackHandler:
             decision = await pin_decision(
                 self.decisions,
                 names.rejected_decision_key(item.id),
-                redecide_rejected(item, feedback, rules, config.areas, config.thresholds.kb, config.version),
+                redecide_rejected(item, feedback, rules, config.areas, config.thresholds.kb, config.version).model_copy(
+                    update={"thresholds": {"kb": config.thresholds.kb, "area": config.thresholds.area,
+                                           "intent": config.thresholds.intent}}  # in force, as route records them
+                ),
             )
             out = rejected_item(item, decision, datetime.now(UTC))
             subject = names.queue_subject(decision.team or names.UNROUTED_TEAM, item.id)

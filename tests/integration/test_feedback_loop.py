@@ -110,6 +110,7 @@ async def test_not_helpful_pressed_three_times_lands_in_the_team_queue_once(env,
     assert body["answer_rejected"] is True and body["answer"]["article"] == "sso-setup"
     assert body["decision"]["action"] == "route" and body["decision"]["team"] == "platform"
     assert "did not help" in body["decision"]["reason"]
+    assert set(body["decision"]["thresholds"]) == {"kb", "area", "intent"}
     assert len(await read_subjects(js, names.FEEDBACK, [names.feedback_subject(item.id)])) == 1
     sample = metrics.registry.get_sample_value
     assert sample("switchboard_answer_feedback_total", {"article": "sso-setup", "verdict": "not_helpful"}) == 1
