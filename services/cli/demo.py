@@ -1,5 +1,6 @@
 """`switchboard demo`: send the bundled, correctly signed sample webhooks to a running instance and
-say where each went (team queue, answer, drop, record or dead letter)."""
+say where each went (team queue, answer, drop, record or dead letter); meanwhile local DEMO fakes of the tools
+(services/demo/fake_tools.py, 127.0.0.1:8099) receive what deliver sends back, and the demo shows it."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from rich.table import Table
 from services.cli.inspect import _trace
 from services.cli.options import ConfigOpt, DataOpt, NatsOpt, settings_from
 from services.common.broker import NoBrokerFound
+from services.common.feedback_tokens import SECRET_ENV, feedback_url
 from services.config.loader import load_config
-from services.config.models import SourceConfig
+from services.common.settings import Settings
+from services.config.models import Config, SourceConfig
+from services.demo.fake_tools import DemoFakeTools, Received
 from services.demo.signing import signed_request
 
 console = Console()
@@ -83,6 +87,9 @@ def demo(
     config: ConfigOpt = None,
     samples: Annotated[Path, typer.Option("--samples", help="Folder of sample payloads, one file per kind.")] = SAMPLES,
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for every item to land.")] = 20.0,
+    fakes: Annotated[bool, typer.Option("--fakes/--no-fakes", help="Run the DEMO fake tools that deliveries go to.")] = True,
+    fake_port: Annotated[int, typer.Option("--fake-port", help="Port of the DEMO fake tools (sources.yaml reply: URLs).")] = 8099,
+    deliveries_wait: Annotated[float, typer.Option("--deliveries-wait", help="Seconds to wait for deliveries.")] = 10.0,
     nats: NatsOpt = None,
     data: DataOpt = None,
 ) -> None:
@@ -95,7 +102,23 @@ def demo(
     settings = settings_from(config=config, nats_url=nats, data=data)
     cfg = load_config(settings.config)
     fallback = read_env_file(DEMO_ENV)
+    tools = start_fakes(fake_port) if fakes else None
+    try:
+        answered = _send_and_show(url, cfg, samples, fallback, settings, wait)
+        if tools is not None:
+            show_deliveries(wait_for_deliveries(tools, len(answered), deliveries_wait))
+        show_feedback_link(url, answered, fallback)
+    finally:
+        if tools is not None:
+            tools.stop()
+
+
+def _send_and_show(
+    url: str, cfg: Config, samples: Path, fallback: dict[str, str], settings: Settings, wait: float
+) -> list[str]:
+    """Send the samples, print where each went; return the ids answered into a tool with `reply:`."""
     sent: list[tuple[str, str, int, list[str]]] = []
+    answered: list[str] = []
     with httpx.Client(base_url=url, timeout=10) as client:
         for source in cfg.sources:
             secrets = env_values(source.secrets, fallback)
@@ -128,8 +151,12 @@ def demo(
         for item in ids:
             where, why = outcomes.get(item, ("in flight", ""))
             table.add_row(f"{name} ({kind})", str(status), item, where, why)
+            source = cfg.source(name)
+            if where.startswith("answer") and source is not None and source.reply is not None:
+                answered.append(item)
     console.print(table)
     console.print("Read a queue with `switchboard inbox TEAM`, answers with `switchboard answers`, one item with `switchboard trace ID`.")
+    return answered
 
 
 async def _wait_for(settings, ids: list[str], wait: float) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -142,6 +169,57 @@ async def _wait_for(settings, ids: list[str], wait: float) -> dict[str, tuple[st
         if all(o[0] != "in flight" for o in outcomes.values()) or time.monotonic() > deadline:
             return outcomes
         await asyncio.sleep(0.5)
+
+
+def start_fakes(port: int) -> DemoFakeTools | None:
+    try:
+        tools = DemoFakeTools(port).start()
+    except OSError as exc:
+        console.print(f"[yellow]demo fake tools not started on 127.0.0.1:{port} ({exc.strerror}): another demo running?[/yellow]")
+        return None
+    console.print(f"DEMO fake tools (not the real Zendesk, Intercom, Freshdesk or Slack) listening on {tools.url}")
+    return tools
+
+
+def wait_for_deliveries(tools: DemoFakeTools, expected: int, wait: float, quiet: float = 1.5) -> list[Received]:
+    """What the fakes received: wait (at most `wait` s) for `expected` requests, then for a quiet spell."""
+    deadline = time.monotonic() + (wait if expected else min(wait, 3.0))
+    count, changed = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        received = tools.received
+        if len(received) != count:
+            count, changed = len(received), time.monotonic()
+        if count >= expected and count > 0 and time.monotonic() - changed >= quiet:
+            break
+        time.sleep(0.2)
+    return tools.received
+
+
+def show_deliveries(received: list[Received]) -> None:
+    if not received:
+        console.print(
+            "[yellow]The demo fake tools received nothing yet — is deliver running? (`switchboard up` runs it, "
+            "or `switchboard deliver` alone; answers wait in SB_ANSWERS until it posts them, and the fakes stop "
+            "with the demo.)[/yellow]"
+        )
+        return
+    table = Table(title="what each (fake) tool received", expand=True)
+    for col in ("tool", "request", "auth", "says"):
+        table.add_column(col, overflow="fold")
+    for r in received:
+        auth = r.auth or ("webhook-signature" if r.signed else "-")
+        table.add_row(r.tool, f"{r.method} {r.path}", auth, r.summary)
+    console.print(table)
+
+
+def show_feedback_link(url: str, answered: list[str], fallback: dict[str, str]) -> None:
+    """Close the loop by hand: the "not helpful" link of one answer (docs/feedback.md)."""
+    secret = os.environ.get(SECRET_ENV) or fallback.get(SECRET_ENV)
+    if not answered or not secret:
+        return
+    link = feedback_url(url, answered[0], "not_helpful", {SECRET_ENV: secret})
+    console.print(f"Did this help? Open {link} and press the button: the question lands in its team's queue "
+                  f"(`switchboard trace {answered[0]}`).")
 
 
 def register(app: typer.Typer) -> None:

@@ -107,8 +107,19 @@ def inbox(
         console.print(_items_table([i for i, _ in rows], f"{team}: {len(rows)} {state}", [st for _, st in rows]))
 
 
-def answers(as_json: JsonOpt = False, limit: LimitOpt = 50, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """KB answers given (stream SB_ANSWERS), newest last."""
+def answers(
+    as_json: JsonOpt = False,
+    limit: LimitOpt = 50,
+    nats: NatsOpt = None,
+    data: DataOpt = None,
+    stats: Annotated[bool, typer.Option("--stats", help="Per article: answers given, helpful, not helpful.")] = False,
+) -> None:
+    """KB answers given (stream SB_ANSWERS), newest last; `--stats`: counts per article with "did this help?"."""
+    if stats:
+        from services.cli.answer_stats import print_stats, read_stats
+
+        print_stats(_run(read_stats, nats, data), as_json, console)
+        return
     items = _run(lambda s: _read_items(s, names.ANSWERS, [names.all_stream_filter(names.ANSWERS)], limit), nats, data)
     if as_json:
         _print_items(items, True, "")
@@ -142,6 +153,8 @@ async def _trace(settings, item_id: str) -> list[tuple[str, str, dict]]:  # type
             prefix = names.STREAM_PREFIXES[stream]
             rows = await read_subjects(js, stream, [f"{prefix}.*.{item_id}", f"{prefix}.*.{item_id}.>"])
             found.extend((step, subject, json.loads(data)) for subject, data in rows)
+        rows = await read_subjects(js, names.FEEDBACK, [names.feedback_subject(item_id)])
+        found.extend(("feedback", subject, json.loads(data)) for subject, data in rows)  # "did this help?"
         found.extend(await _deliveries(js, settings, item_id))
     finally:
         await nc.close()
@@ -187,6 +200,9 @@ def trace(
         if step == "dead-lettered":
             dl = DeadLetter.model_validate(body)
             console.print(f"   stage {dl.stage}, attempt {dl.attempts}: {dl.reason}")
+            continue
+        if step == "feedback":
+            console.print(f"   the asker said: {body.get('verdict')} (via {body.get('via')}, at {body.get('at')})")
             continue
         item = Item.model_validate(body)
         if step == "received":

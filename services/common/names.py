@@ -226,3 +226,9 @@ def kv_stream(bucket: str) -> str:
 
 def kv_filter(bucket: str) -> str:
     return f"$KV.{bucket}.>"
+
+
+def rejected_decision_key(item_id: str) -> str:
+    """Decisions-KV key of the re-decision of an answer the asker rejected ("did this help?" -> no); the
+    item's first decision (the answer) stays under the plain item id."""
+    return f"{kv_token(item_id)}.rejected"

@@ -1,5 +1,6 @@
-"""The HTTP app: POST /webhooks/{source} (services/ingest/receiver.py, the hot path), /healthz, /readyz and
-/metrics (contract 2). /metrics needs `Authorization: Bearer $SWITCHBOARD_ADMIN_TOKEN` when that is set,
+"""The HTTP app: POST /webhooks/{source} (services/ingest/receiver.py, the hot path), /healthz, /readyz,
+/metrics (contract 2) and the "did this help?" links GET/POST /feedback/{token} (feedback_pages.py).
+/metrics needs `Authorization: Bearer $SWITCHBOARD_ADMIN_TOKEN` when that is set,
 else a loopback client."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.streams import streams_present
 from services.config.models import Config
+from services.ingest.feedback_pages import FeedbackPages
 from services.ingest.metrics import IngestMetrics
 from services.ingest.receiver import PREFIX, Receive, Receiver, Send
 from services.ingest.runtime import source_runtimes
@@ -83,6 +85,8 @@ class App:
 def create_app(config: Config, settings: Settings, nc: Client, environ: Mapping[str, str] | None = None) -> App:
     """The ASGI app. The caller owns the NATS connection (so `up` can share it with the workers)."""
     ingest = Ingest(config, settings, nc, os.environ if environ is None else environ)
+    receiver = Receiver(ingest.sources, ingest.js, settings, ingest.metrics)
+    feedback = FeedbackPages(receiver.feedback, os.environ if environ is None else environ)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -94,7 +98,8 @@ def create_app(config: Config, settings: Settings, nc: Client, environ: Mapping[
             Route("/healthz", ingest.healthz, methods=["GET"]),
             Route("/readyz", ingest.readyz, methods=["GET"]),
             Route("/metrics", ingest.metrics_endpoint, methods=["GET"]),
+            Route("/feedback/{token}", feedback.handle, methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
     )
-    return App(Receiver(ingest.sources, ingest.js, settings, ingest.metrics), app, ingest)
+    return App(receiver, app, ingest)

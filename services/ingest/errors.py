@@ -8,6 +8,7 @@
     │   ├── AuthenticationFailed   401  (missing/invalid signature or token, stale timestamp)
     │   ├── Forbidden              403  (authenticated sender, but not one we accept: e.g. another Salesforce org)
     │   ├── MalformedBody          400  (bad JSON/XML/form, nesting deeper than 64)
+    │   ├── NotAnswered            404  (a "did this help?" verdict on an item that was not answered)
     │   └── RateLimited            429  (with Retry-After)
     ├── NormaliseError             verified and parsed, but our adapter could not make an item of it:
     │                               the request is still accepted (202) and kept in the dead-letter stream
@@ -54,6 +55,10 @@ class Forbidden(RequestRejected):
 
 class MalformedBody(RequestRejected):
     status = 400
+
+
+class NotAnswered(RequestRejected):
+    status = 404
 
 
 class RateLimited(RequestRejected):

@@ -15,7 +15,7 @@ from pydantic_core import PydanticSerializationError
 
 from schemas.item import DeadLetter, Item, item_id
 from services.config.models import SourceConfig
-from services.ingest.adapters.base import Adapter, Draft, InboundRequest, Reply, body_hash
+from services.ingest.adapters.base import Adapter, Draft, InboundRequest, Reply, Verdict, body_hash, verdict_of
 from services.ingest.errors import NormaliseError
 
 # Request headers never stored (they authenticate; a replay does not need them)
@@ -27,6 +27,7 @@ class Accepted:
     items: list[Item] = field(default_factory=list)
     dead_letter: DeadLetter | None = None
     reply: Reply | None = None  # an immediate reply that stores nothing (Slack url_verification)
+    verdict: Verdict | None = None  # a "did this help?" click: recorded on SB_FEEDBACK, not stored as an item
 
 
 def safe_headers(headers: dict[str, str] | object) -> dict[str, str]:
@@ -106,12 +107,16 @@ def accept(
     received_at: datetime,
 ) -> Accepted:
     """Verify (raises AuthenticationFailed/Forbidden), decode (raises MalformedBody), then normalise.
-    A verified payload that cannot be normalised becomes a dead letter: accepted and kept, never lost."""
+    A verified payload that cannot be normalised becomes a dead letter: accepted and kept, never lost.
+    A verified click on "did this help?" is returned as a verdict, to be recorded instead of stored."""
     adapter.verify(request, secrets, tokens, source, now)
     payload = adapter.decode(request)
     immediate = adapter.reply(payload, request)
     if immediate is not None:
         return Accepted(reply=immediate)
+    verdict = verdict_of(adapter, payload, request)
+    if verdict is not None:
+        return Accepted(verdict=verdict)
     return normalise(request, payload, source, adapter, received_at)
 
 

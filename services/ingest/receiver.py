@@ -23,7 +23,7 @@ from services.common import names
 from services.common.broker import publish_item
 from services.common.logging import get_logger
 from services.common.settings import Settings
-from services.ingest.adapters.base import InboundRequest, Reply
+from services.ingest.adapters.base import InboundRequest, Reply, Verdict
 from services.ingest.errors import (
     PayloadTooLarge,
     RateLimited,
@@ -35,6 +35,7 @@ from services.ingest.metrics import IngestMetrics
 from services.ingest.pipeline import accept, encode
 from services.ingest.ratelimit import retry_after_seconds
 from services.ingest.runtime import SourceRuntime
+from services.ingest.verdicts import FeedbackRecorder
 
 log = get_logger("switchboard.ingest")
 
@@ -56,6 +57,7 @@ class Receiver:
         self.js = js
         self.settings = settings
         self.metrics = metrics
+        self.feedback = FeedbackRecorder(js, metrics, settings)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         name = scope["path"][len(PREFIX):]
@@ -105,6 +107,8 @@ class Receiver:
         accepted = accept(inbound, runtime.config, runtime.adapter, runtime.secrets, runtime.tokens, time.time(), received_at)
         if accepted.reply is not None:
             return accepted.reply
+        if accepted.verdict is not None:
+            return await self._verdict(accepted.verdict, name)
         started = time.perf_counter()
         try:
             if accepted.dead_letter is not None:
@@ -131,6 +135,17 @@ class Receiver:
             # The item's wide event is logged once, by route, when it is decided; here only at debug.
             log.debug("item.received", id=item.id, source=source, event_type=item.event_type, duplicate=result.duplicate)
         return [i.id for i in items]
+
+    async def _verdict(self, verdict: Verdict, source: str) -> Reply:
+        """A "did this help?" click (services/ingest/verdicts.py): 200 once recorded (or already recorded)."""
+        try:
+            recorded = await self.feedback.record(verdict.item_id, verdict.verdict, "slack", verdict.by, source)
+        except RequestRejected:
+            raise
+        except Exception as exc:  # noqa: BLE001 - broker did not answer: Slack shows the click failed
+            raise BrokerDown(type(exc).__name__) from exc
+        body = {"recorded": recorded.first, "item": recorded.item.id, "verdict": recorded.feedback.verdict}
+        return Reply(200, json.dumps(body).encode())
 
     async def _dead_letter(self, dl: DeadLetter) -> str:
         await publish_item(

@@ -1,4 +1,5 @@
-"""The route stage: SB_ENRICHED → rules.yaml → a team queue, the answers stream, a drop or a record."""
+"""The route stage: SB_ENRICHED → rules.yaml → a team queue, the answers stream, a drop or a record; and
+SB_FEEDBACK → a "not helpful" answer re-decided into its team queue (services/route/feedback.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Sequence
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
@@ -24,6 +24,8 @@ from services.config.errors import ConfigError
 from services.config.live import LiveConfig
 from services.config.models import Config
 from services.config.versions import UnknownVersion
+from services.route.decisions import pin_decision
+from services.route.feedback import FEEDBACK_STAGE, FeedbackHandler
 from services.route.outputs import decided_item, outcome_subject
 from services.route.rules import CompiledRule, compile_rules, decide
 
@@ -115,24 +117,23 @@ class RouteHandler:
         )
         return None
 
-
     async def _first_decision(self, item_id: str, decision: Decision) -> Decision:
-        """Pin the first decision for this item. A redelivery (the worker died after publishing, before its
-        ack) or a replay then goes where the first decision sent it, even if the rules changed in between;
-        the per-subject limit of the output streams then refuses the second copy."""
-        try:
-            await self.decisions.create(item_id, decision.model_dump_json().encode())
-            return decision
-        except KeyWrongLastSequenceError:
-            entry = await self.decisions.get(item_id)
-            return Decision.model_validate_json(entry.value) if entry.value else decision
+        """Pin the first decision for this item (services/route/decisions.py)."""
+        return await pin_decision(self.decisions, item_id, decision)
 
 
 async def run_route(js: JetStreamContext, config: Config, settings: Settings, stop: asyncio.Event) -> None:
+    """Two durable consumers, one loop each: enriched items, and "did this help?" verdicts (a rejected answer
+    is re-decided into a team queue with the current config, services/route/feedback.py)."""
     versions = await config_bucket(js, settings)
-    handler = RouteHandler(js, config, settings, await decisions_bucket(js, settings), versions)
+    decisions = await decisions_bucket(js, settings)
+    handler = RouteHandler(js, config, settings, decisions, versions)
+    feedback = FeedbackHandler(js, handler.live, settings, decisions)
     follow = asyncio.create_task(handler.live.follow(versions, settings.data / "configs", stop), name="route-config")
     try:
-        await run_stage(js, STAGE, handler, settings, stop)
+        await asyncio.gather(
+            run_stage(js, STAGE, handler, settings, stop),
+            run_stage(js, FEEDBACK_STAGE, feedback, settings, stop),
+        )
     finally:
         follow.cancel()

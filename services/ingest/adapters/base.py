@@ -12,6 +12,9 @@ An adapter is a module-level object with:
 - `normalise(payload, request, source)`: a list of `Draft`s, one per event; raise `NormaliseError`
    when the payload is valid but not something we can make an item of (it is dead-lettered, not lost).
 - `acknowledge(ids)`: the success reply; the default is 202 JSON `{"accepted": N, "ids": [...]}`.
+- optional `verdict(payload, request)`: for tools that show our "did this help?" buttons (Slack): a `Verdict`
+   when the verified payload is a click on one (ingest records it on SB_FEEDBACK instead of storing an item),
+   else None (the adapter's `reply` answers clicks on other buttons). See `verdict_of`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import hmac
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
 from schemas.item import AccountRef, AccountUpdate, Category, Person
 from services.config.models import SourceConfig
@@ -73,6 +76,16 @@ class Draft:
     raw: Any = None
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """A click on "did this help?" carried by a verified request: not an item, a verdict on an answer already
+    given (contract 5). Ingest checks the item was answered by this source and records it on SB_FEEDBACK."""
+
+    item_id: str
+    verdict: Literal["helpful", "not_helpful"]
+    by: str | None = None  # who clicked, as the tool names them (Slack user id)
+
+
 class Adapter(Protocol):
     kind: str
     content_types: frozenset[str]
@@ -88,6 +101,12 @@ class Adapter(Protocol):
     def normalise(self, payload: Any, request: InboundRequest, source: SourceConfig) -> list[Draft]: ...
 
     def acknowledge(self, ids: Sequence[str]) -> Reply: ...
+
+
+def verdict_of(adapter: Adapter, payload: Any, request: InboundRequest) -> Verdict | None:
+    """The adapter's optional `verdict` hook (only tools that carry our feedback buttons define one)."""
+    hook: Callable[[Any, InboundRequest], Verdict | None] | None = getattr(adapter, "verdict", None)
+    return hook(payload, request) if hook is not None else None
 
 
 # ---- helpers shared by adapters (pure) -------------------------------------------------------

@@ -13,6 +13,10 @@ form-encoded commands/interactivity alike (the raw body is signed).
   `trigger_id`, attributes command, channel, team, `response_url` (to answer later).
 - message shortcut (`payload={"type":"message_action",...}`) -> `feedback` with the message's text,
   delivery id `trigger_id`; other interactivity payloads -> `system`.
+- `block_actions` (a button click) -> no item: a click on our answers' "did this help?" buttons
+  (`action_id` `sb_helpful` / `sb_not_helpful`, `value` = the item id) is a `Verdict` that ingest records on
+  SB_FEEDBACK (`verdict`); any other button (a link button's click, say) is answered 200 `{"ignored": ...}`
+  and changes nothing.
 The success reply is 200 JSON that Slack shows the user for commands and ignores for events:
 `{"response_type": "ephemeral", "text": "Got it — looking for an answer…", "accepted": N, "ids": [...]}`.
 Slack retries (3 times, +1 min, +5 min) when it gets no 2xx within 3 s; dedup on event_id covers them.
@@ -29,6 +33,7 @@ from services.ingest.adapters.base import (
     Draft,
     InboundRequest,
     Reply,
+    Verdict,
     any_digest_matches,
     check_timestamp,
     decode_json,
@@ -45,6 +50,8 @@ SIGNATURE = "x-slack-signature"
 TIMESTAMP = "x-slack-request-timestamp"
 FEEDBACK_EVENTS = {"message", "app_mention"}
 ACK_TEXT = "Got it — looking for an answer…"
+# The "did this help?" buttons deliver puts on Slack answers (contract 5): action_id -> verdict
+FEEDBACK_ACTIONS = {"sb_helpful": "helpful", "sb_not_helpful": "not_helpful"}
 
 
 def verify(
@@ -85,7 +92,36 @@ def reply(payload: Any, request: InboundRequest) -> Reply | None:
     form = as_dict(payload.get("_form")) if isinstance(payload, dict) else {}
     if form.get("ssl_check") == "1":
         return Reply(200, b"", media_type="text/plain")
+    interaction = _block_actions(payload)
+    if interaction is not None and _feedback_action(interaction) is None:
+        # Slack wants a 200 for every interaction (a URL button's click too), else it shows the user an error
+        return Reply(200, json.dumps({"ignored": "not a Switchboard feedback button (sb_helpful / sb_not_helpful)"}).encode())
     return None
+
+
+def _block_actions(payload: Any) -> dict[str, Any] | None:
+    interaction = payload.get("_interactivity") if isinstance(payload, dict) else None
+    return interaction if isinstance(interaction, dict) and interaction.get("type") == "block_actions" else None
+
+
+def _feedback_action(interaction: dict[str, Any]) -> dict[str, Any] | None:
+    """The first of our "did this help?" buttons among the interaction's actions, or None."""
+    actions = interaction.get("actions")
+    for action in actions if isinstance(actions, list) else []:
+        if as_str(as_dict(action).get("action_id")) in FEEDBACK_ACTIONS:
+            return as_dict(action)
+    return None
+
+
+def verdict(payload: Any, request: InboundRequest) -> Verdict | None:
+    """A `block_actions` interaction on one of our feedback buttons -> its Verdict; None otherwise."""
+    interaction = _block_actions(payload)
+    action = _feedback_action(interaction) if interaction is not None else None
+    if interaction is None or action is None:
+        return None
+    user = as_str(as_dict(interaction.get("user")).get("id"))
+    choice = FEEDBACK_ACTIONS[as_str(action.get("action_id")) or ""]
+    return Verdict(item_id=as_str(action.get("value")) or "", verdict=choice, by=user)  # type: ignore[arg-type]
 
 
 def _text(value: Any) -> tuple[str | None, str | None]:
