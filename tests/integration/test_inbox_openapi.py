@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from services.common.embedded import EmbeddedNats
 from tests.inbox_support import InboxServer, bearer, queued_item
@@ -52,7 +52,11 @@ def test_api_never_fails_and_keeps_its_schema(inbox_url: str, mode: GenerationMo
             # schema-valid data may still be refused by the item's state (409: already claimed) or the clock
             # (422: a snooze in the past): positive_data_acceptance expects 2xx for valid data, which is not
             # this API's contract; every other check runs (no 5xx, documented codes, bodies match schemas)
+            # every call carries a valid token, which can undo a negative case's only defect (a missing
+            # Authorization header; an unknown query parameter the HTTP client drops), so
+            # negative_data_rejection cannot hold either; unknown parameters and bad bodies are 422 by their
+            # own tests (tests/integration/test_inbox_api.py)
             case.call_and_validate(base_url=inbox_url, headers=bearer("OPS"),
-                                   excluded_checks=[positive_data_acceptance])
+                                   excluded_checks=[positive_data_acceptance, negative_data_rejection])
 
         run()
