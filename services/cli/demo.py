@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.cli.inspect import _trace
+from services.cli.trace import read_trace
 from services.cli.options import ConfigOpt, DataOpt, NatsOpt, settings_from
 from services.common.broker import NoBrokerFound
 from services.common.feedback_tokens import SECRET_ENV, feedback_url
@@ -165,7 +165,7 @@ async def _wait_for(settings, ids: list[str], wait: float) -> dict[str, tuple[st
     while True:
         for item in ids:
             if item not in outcomes or outcomes[item][0] == "in flight":
-                outcomes[item] = _where(await _trace(settings, item))
+                outcomes[item] = _where(await read_trace(settings, item))
         if all(o[0] != "in flight" for o in outcomes.values()) or time.monotonic() > deadline:
             return outcomes
         await asyncio.sleep(0.5)

@@ -1,4 +1,5 @@
-"""`switchboard inbox TEAM`, `answers` and `trace ID`: read a running instance's streams without consuming them."""
+"""`switchboard inbox TEAM`, `answers` and `trace ID` (trace.py): read a running instance's streams without
+consuming them. Webhook text is hostile: every value printed goes through `rich.markup.escape`."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from schemas.item import DeadLetter, Item
+from schemas.item import Item
 from services.cli.options import ConfigOpt, DataOpt, JsonOpt, LimitOpt, NatsOpt, run_against_instance, settings_from
 from services.cli.reading import read_subjects
 from services.common import names
 from services.common.broker import connect_briefly
+from services.cli.trace import trace
 
 console = Console()
 
@@ -45,7 +48,7 @@ def _items_table(items: list[Item], title: str, states: list[dict] | None = None
     for n, item in enumerate(items):
         text = (item.title + ": " if item.title else "") + (item.text or "")
         d = item.decision
-        table.add_row(
+        table.add_row(*map(escape, (
             item.received_at.strftime("%Y-%m-%d %H:%M"),
             *((_state_cell(states[n]),) if states else ()),
             (item.account.name or item.account.id) if item.account else "-",
@@ -54,7 +57,7 @@ def _items_table(items: list[Item], title: str, states: list[dict] | None = None
             item.intent or "-",
             text[:140],
             f"{d.rule or 'built-in'}: {d.reason}" if d else "",
-        )
+        )))
     return table
 
 
@@ -129,103 +132,12 @@ def answers(
         table.add_column(col, overflow="fold")
     for item in items:
         a = item.answer
-        table.add_row(item.received_at.strftime("%Y-%m-%d %H:%M"), item.source, (item.text or "")[:120],
-                      a.article if a else "-", f"{a.score:.2f}" if a else "")
+        table.add_row(*map(escape, (item.received_at.strftime("%Y-%m-%d %H:%M"), item.source, (item.text or "")[:120],
+                                    a.article if a else "-", f"{a.score:.2f}" if a else "")))
     console.print(table)
-
-
-TRACE_STREAMS = [
-    ("received", names.EVENTS),
-    ("enriched", names.ENRICHED),
-    ("queued", names.QUEUES),
-    ("answered", names.ANSWERS),
-    ("dropped", names.DROPPED),
-    ("recorded", names.RECORDS),
-]
-
-
-async def _trace(settings, item_id: str) -> list[tuple[str, str, dict]]:  # type: ignore[no-untyped-def,type-arg]
-    nc = await connect_briefly(settings)
-    js = nc.jetstream()
-    found: list[tuple[str, str, dict]] = []  # type: ignore[type-arg]
-    try:
-        for step, stream in [*TRACE_STREAMS, ("dead-lettered", names.DLQ)]:
-            prefix = names.STREAM_PREFIXES[stream]
-            rows = await read_subjects(js, stream, [f"{prefix}.*.{item_id}", f"{prefix}.*.{item_id}.>"])
-            found.extend((step, subject, json.loads(data)) for subject, data in rows)
-        rows = await read_subjects(js, names.FEEDBACK, [names.feedback_subject(item_id)])
-        found.extend(("feedback", subject, json.loads(data)) for subject, data in rows)  # "did this help?"
-        found.extend(await _deliveries(js, settings, item_id))
-    finally:
-        await nc.close()
-    return found
-
-
-async def _deliveries(js, settings, item_id: str) -> list[tuple[str, str, dict]]:  # type: ignore[no-untyped-def,type-arg]
-    """The delivery ledger's entries of this item (contract 5): target, status, attempts."""
-    from services.common.streams import deliveries_bucket
-    from services.deliver.ledger import Ledger
-
-    ledger = Ledger(await deliveries_bucket(js, settings))
-    return [("delivery", names.delivery_key(item_id, d.target), d.model_dump(mode="json"))
-            for d in await ledger.for_item(item_id)]
-
-
-def trace(
-    item_id: Annotated[str, typer.Argument(help="An item id, as returned in the 202 reply's `ids`.")],
-    as_json: JsonOpt = False,
-    nats: NatsOpt = None,
-    data: DataOpt = None,
-) -> None:
-    """The path of one item: received, enriched (with what), decided (which rule, why)."""
-    if not names.TOKEN_RE.match(item_id):
-        typer.echo("not an item id", err=True)
-        raise typer.Exit(2)
-    steps = _run(lambda s: _trace(s, item_id), nats, data)
-    if not steps:
-        typer.echo(f"no item {item_id} in any stream", err=True)
-        raise typer.Exit(1)
-    for step, subject, body in steps:
-        if as_json:
-            typer.echo(json.dumps({"step": step, "subject": subject, "delivery" if step == "delivery" else "item": body}))
-            continue
-        if step == "delivery":
-            extra = f", HTTP {body['http_status']}" if body.get("http_status") else ""
-            extra += " (found by its marker)" if body.get("checked") else ""
-            extra += f": {body['last_error']}" if body.get("last_error") else ""
-            console.print(f"[bold]delivery[/bold]  {body['target']} ({body['kind']}) {body['status']}, "
-                          f"{body['attempts']} attempt(s){extra}")
-            continue
-        console.print(f"[bold]{step}[/bold]  [dim]{subject}[/dim]")
-        if step == "dead-lettered":
-            dl = DeadLetter.model_validate(body)
-            console.print(f"   stage {dl.stage}, attempt {dl.attempts}: {dl.reason}")
-            continue
-        if step == "feedback":
-            console.print(f"   the asker said: {body.get('verdict')} (via {body.get('via')}, at {body.get('at')})")
-            continue
-        item = Item.model_validate(body)
-        if step == "received":
-            console.print(f"   {item.source} ({item.kind}) {item.event_type}, delivery {item.delivery_id}, at {item.received_at:%Y-%m-%d %H:%M:%S}")
-            console.print(f"   {(item.title + ': ') if item.title else ''}{(item.text or '')[:200]}")
-        elif step == "enriched":
-            acct = item.account
-            console.print(f"   account: {acct.name or acct.id} ({_money(acct.arr)}, {acct.plan}, owner {acct.owner}; matched by {acct.matched_by})" if acct else "   account: none matched")
-            if item.area:
-                console.print(f"   area: {item.area.id} (confidence {item.area.confidence:.2f}, best guess {item.area.best})")
-            if item.intent:
-                console.print(f"   intent: {item.intent} ({(item.intent_confidence or 0):.2f})")
-            if item.kb:
-                console.print(f"   best KB article: {item.kb.article} (score {item.kb.score:.2f})")
-        elif item.decision:
-            d = item.decision
-            console.print(f"   rule {d.rule or '(none)'} → {d.action}{' to ' + d.team if d.team else ''}{' [' + d.priority + ']' if d.priority else ''}")
-            console.print(f"   why: {d.reason}")
-            if item.answer:
-                console.print(f"   answer: {item.answer.title or item.answer.article} {item.answer.url or ''}")
 
 
 def register(app: typer.Typer) -> None:
     app.command(rich_help_panel="Read")(inbox)
     app.command(rich_help_panel="Read")(answers)
-    app.command(rich_help_panel="Read")(trace)
+    app.command(rich_help_panel="Read")(trace)  # services/cli/trace.py

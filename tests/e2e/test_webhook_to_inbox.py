@@ -60,6 +60,12 @@ def test_strategic_bug_lands_in_strategic_queue_with_account_area_and_decision(s
     assert trace.returncode == 0, trace.stderr
     for step in ("received", "enriched", "queued", "strategic-accounts"):
         assert step in trace.stdout
+    # the decision audit: the operand of `in` survives the terminal, the runner-up candidates, the thresholds
+    # in force and the config version are shown
+    assert "in [bug, churn_risk]" in trace.stdout, trace.stdout
+    assert "top areas: " in trace.stdout and "top articles: " in trace.stdout
+    assert "thresholds in force: kb " in trace.stdout
+    assert f"config version {item['decision']['config_version']}" in trace.stdout
 
 
 def test_redelivery_creates_nothing_new(switchboard: Running) -> None:
