@@ -14,7 +14,7 @@ import yaml
 
 from schemas.item import Item
 from services.digest.build import arr_by_account, item_time, latest_per_item
-from services.digest.grouping import group_of, item_text, top_terms
+from services.digest.grouping import content_words, group_of, item_text, top_terms
 
 EXAMPLES = 5
 QUESTIONS_IN_DRAFT = 20
@@ -51,6 +51,13 @@ def is_gap(item: Item) -> bool:
 def suggest_title(questions: list[str]) -> str:
     """"How do I <the group's top terms>?": a short question a writer renames, built from common words."""
     terms = top_terms(questions, 4, min_share=0.5)
+    positions: dict[str, list[int]] = {t: [] for t in terms}
+    for question in questions:  # in the order people write them: the mean place of each word
+        words = content_words(question)
+        for t in terms:
+            if t in words:
+                positions[t].append(words.index(t))
+    terms.sort(key=lambda t: sum(positions[t]) / max(1, len(positions[t])))
     return f"How do I {' '.join(terms)}?" if terms else "Untitled question"
 
 

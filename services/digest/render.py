@@ -41,13 +41,14 @@ def _lines(d: Digest, esc: Any, bold: str) -> list[tuple[str, list[str]]]:
     def b(s: str) -> str:
         return f"{bold}{s}{bold}"
 
-    def theme(t: ThemeStat) -> str:
+    def theme(t: ThemeStat, quote: bool = False) -> str:
         change = "new" if t.trend == "new" else f"{t.previous} → {t.items}"
-        return (f"• {b(esc(t.label))} ({esc(t.area or 'no area')}): {t.items} items, {t.accounts} accounts, "
+        line = (f"• {b(esc(t.label))} ({esc(t.area or 'no area')}): {t.items} items, {t.accounts} accounts, "
                 f"{money(t.arr)} ARR ({change})")
+        return line + (f"\n   “{esc(t.examples[0][:160])}”" if quote and t.examples else "")
 
     sections = [
-        ("Top themes by ARR affected", [theme(t) for t in d.top_by_arr[:5]]),
+        ("Top themes by ARR affected", [theme(t, quote=True) for t in d.top_by_arr[:5]]),
         ("Top themes by count", [theme(t) for t in d.top_by_count[:5]]),
         ("New themes", [theme(t) for t in d.new_themes[:5]]),
         ("Growing themes", [theme(t) for t in d.growing_themes[:5]]),
