@@ -50,7 +50,6 @@ def snippet(text: str, limit: int = 200) -> str:
 class _Acc:
     group: Group
     items: list[Item] = field(default_factory=list)
-    arr: dict[str, float] = field(default_factory=dict)  # account id -> ARR, each account once
 
 
 def arr_by_account(items: Iterable[Item]) -> dict[str, float]:

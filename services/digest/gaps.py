@@ -19,6 +19,7 @@ from services.digest.grouping import content_words, group_of, item_text, top_ter
 EXAMPLES = 5
 QUESTIONS_IN_DRAFT = 20
 SLUG_CHARS = 60
+TITLE_CHARS = 90
 
 
 @dataclass
@@ -50,6 +51,9 @@ def is_gap(item: Item) -> bool:
 
 def suggest_title(questions: list[str]) -> str:
     """"How do I <the group's top terms>?": a short question a writer renames, built from common words."""
+    distinct = list(dict.fromkeys(" ".join(q.split()) for q in questions))
+    if len(distinct) == 1 and len(distinct[0]) <= TITLE_CHARS and distinct[0].endswith("?"):
+        return distinct[0]  # one question, asked as a short question: it is its own best title
     terms = top_terms(questions, 4, min_share=0.5)
     positions: dict[str, list[int]] = {t: [] for t in terms}
     for question in questions:  # in the order people write them: the mean place of each word

@@ -37,14 +37,17 @@ def content_words(text: str) -> list[str]:
     for w in WORD_RE.findall(text.lower()):
         if w in STOPWORDS or len(w) < 3 or w.isdigit():
             continue
-        if len(w) > 4 and w.endswith("s") and not w.endswith("ss"):
+        w = w.split("'")[0]  # customer's -> customer
+        if len(w) > 4 and w.endswith("ies"):
+            w = w[:-3] + "y"
+        elif len(w) > 4 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
             w = w[:-1]
         words.append(w)
     return words
 
 
 def item_text(item: Item) -> str:
-    return " ".join(p for p in (item.title, item.text) if p)
+    return ": ".join(p.strip() for p in (item.title, item.text) if p and p.strip())
 
 
 def area_of(item: Item) -> str | None:
@@ -63,7 +66,7 @@ def group_of(item: Item) -> Group:
     if item.theme is not None:
         return Group(item.theme.id, item.theme.label, item.theme.area)
     area = area_of(item)
-    key = text_key(item_text(item))
+    key = text_key(item.title or item.text or "")  # a title, when the source has one, is the most topical text
     digest = hashlib.sha256(f"{area}\x00{' '.join(key)}".encode()).hexdigest()[:12]
     return Group(f"k-{digest}", " ".join(key) or "(no text)", area)
 

@@ -66,3 +66,11 @@ def test_drafts_list_the_real_questions_and_never_overwrite(tmp_path: Path) -> N
     assert "TODO" in text
     path.write_text("edited by a writer")
     assert write_drafts(gaps, tmp_path) == [(path, False)] and path.read_text() == "edited by a writer"
+
+
+def test_a_single_short_question_is_its_own_title_and_words_are_normalised() -> None:
+    assert suggest_title(["Where can I download our  invoices?"]) == "Where can I download our invoices?"
+    assert suggest_title(["Where can I download invoices?", "invoices download where"]) == "How do I download invoice?"
+    from services.digest.grouping import content_words
+
+    assert content_words("The customer's opportunities and policies") == ["customer", "opportunity", "policy"]
