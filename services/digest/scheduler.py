@@ -62,6 +62,9 @@ async def claim(kv: KeyValue, key: str, holder: str, now: datetime) -> int | Non
         return None
 
 
+_told: set[str] = set()  # leases found taken, logged once per process (a restart says it saw the slot done)
+
+
 async def send_if_due(js: JetStreamContext, kv: KeyValue, team: TeamConfig, config: Config, settings: Settings,
                       now: datetime, holder: str) -> str | None:
     """Publish the team's digest for its due slot if this process wins the slot; the slot token, else None."""
@@ -72,6 +75,9 @@ async def send_if_due(js: JetStreamContext, kv: KeyValue, team: TeamConfig, conf
     key = names.schedule_key(team.id, token)
     revision = await claim(kv, key, holder, now)
     if revision is None:
+        if key not in _told:
+            _told.add(key)
+            log.info("digest.slot_taken", team=team.id, slot=token)
         return None
     items, feedback = await read_period(js, team.digest.since, slot)
     area_teams = {a.id: a.team for a in config.areas.areas}
