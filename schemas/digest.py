@@ -25,6 +25,7 @@ class ThemeStat(_Model):
     id: str
     label: str
     area: str | None = None
+    team: str | None = None  # the team most of its items went to
     items: int
     accounts: int
     arr: float

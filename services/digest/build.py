@@ -3,7 +3,7 @@ without a broker. ARR is always summed over distinct accounts, each account once
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping
@@ -66,7 +66,7 @@ def trend(items: int, previous: int) -> Trend:
     return "growing" if items > previous else "steady" if items == previous else "shrinking"
 
 
-def themes(current: list[Item], previous: list[Item]) -> list[ThemeStat]:
+def themes(current: list[Item], previous: list[Item], area_teams: Mapping[str, str] | None = None) -> list[ThemeStat]:
     groups: dict[str, _Acc] = {}
     for item in current:
         g = group_of(item)
@@ -78,8 +78,10 @@ def themes(current: list[Item], previous: list[Item]) -> list[ThemeStat]:
     for acc in groups.values():
         accounts = arr_by_account(acc.items)
         ordered = sorted(acc.items, key=item_time, reverse=True)
+        teams = Counter(item_team(i, area_teams or {}) for i in ordered)
         out.append(ThemeStat(
-            id=acc.group.id, label=acc.group.label, area=acc.group.area, items=len(acc.items),
+            id=acc.group.id, label=acc.group.label, area=acc.group.area, team=teams.most_common(1)[0][0],
+            items=len(acc.items),
             accounts=len(accounts), arr=sum(accounts.values()), previous=before[acc.group.id],
             trend=trend(len(acc.items), before[acc.group.id]),
             examples=[snippet(item_text(i)) for i in ordered if item_text(i)][:EXAMPLES],
@@ -145,7 +147,7 @@ def build_digest(items: Iterable[Item], feedback: Iterable[Feedback], since: str
                       and (team is None or item_team(i, teams) == team)]
     current = [i for i in feedback_items if start <= item_time(i) < now]
     previous = [i for i in feedback_items if prev_start <= item_time(i) < start]
-    stats = themes(current, previous)
+    stats = themes(current, previous, teams)
     accounts = arr_by_account(current)
     questions = [i for i in current if i.intent == "question"]
     answers = [i for i in questions if i.decision is not None and i.decision.action == "answer" and not i.answer_rejected]

@@ -27,7 +27,7 @@ def test_arr_counts_each_account_once_and_themes_rank_by_arr_and_count() -> None
     items += [fb_item(10 + n, theme="t-sso", label="sso login", account=f"s{n}", arr=10_000) for n in range(4)]
     d = build_digest(items, [], "7d", None, NOW)
     pdf = next(t for t in d.top_by_arr if t.id == "t-pdf")
-    assert (pdf.items, pdf.accounts, pdf.arr) == (3, 2, 600_000)
+    assert (pdf.items, pdf.accounts, pdf.arr, pdf.team) == (3, 2, 600_000, "insights")
     assert [t.id for t in d.top_by_arr] == ["t-pdf", "t-sso"]
     assert [t.id for t in d.top_by_count] == ["t-sso", "t-pdf"]
     assert d.accounts == 6 and d.arr == 640_000 and d.items == 7
