@@ -48,11 +48,11 @@ def check_every(text: str) -> str:
 class DigestConfig(_Strict):
     every: str  # "mon 09:00" (UTC) or "daily 09:00"
     slack_webhook: str  # env var NAME holding the Slack incoming-webhook URL
-    since: str = "7d"
+    since: str | None = None  # the period covered; default: the schedule's (7d weekly, 1d daily)
 
     _env = field_validator("slack_webhook")(lambda cls, v: _env_names([v])[0])
     _every = field_validator("every")(lambda cls, v: check_every(v))
-    _since = field_validator("since")(lambda cls, v: (duration_seconds(v), v)[1])
+    _since = field_validator("since")(lambda cls, v: v if v is None else (duration_seconds(v), v)[1])
 
 
 DEFAULT_SLA = {"high": "4h", "normal": "2d", "low": "7d"}

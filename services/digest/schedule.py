@@ -24,6 +24,11 @@ class Every:
         return timedelta(days=1 if self.weekday is None else 7)
 
 
+def period_text(every: Every) -> str:
+    """The period a digest on this schedule covers by default: the time since the slot before."""
+    return "1d" if every.weekday is None else "7d"
+
+
 def parse_every(text: str) -> Every:
     """"mon 09:00" / "daily 09:00" → Every; ValueError for anything else."""
     m = EVERY_RE.match(str(text).strip().lower())

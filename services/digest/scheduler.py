@@ -26,7 +26,7 @@ from services.config.models import Config
 from services.config.teams import TeamConfig
 from services.digest.build import build_digest
 from services.digest.reader import read_period
-from services.digest.schedule import due_slot, parse_every, slot_token
+from services.digest.schedule import due_slot, parse_every, period_text, slot_token
 
 log = get_logger("switchboard.digest")
 
@@ -70,7 +70,9 @@ async def send_if_due(js: JetStreamContext, kv: KeyValue, team: TeamConfig, conf
     """Publish the team's digest for its due slot if this process wins the slot; the slot token, else None."""
     assert team.digest is not None
     every = team.digest.every
-    slot = due_slot(parse_every(every), now)
+    schedule = parse_every(every)
+    since = team.digest.since or period_text(schedule)
+    slot = due_slot(schedule, now)
     token = slot_token(slot)
     key = names.schedule_key(team.id, token)
     revision = await claim(kv, key, holder, now)
@@ -79,9 +81,9 @@ async def send_if_due(js: JetStreamContext, kv: KeyValue, team: TeamConfig, conf
             _told.add(key)
             log.info("digest.slot_taken", team=team.id, slot=token)
         return None
-    items, feedback = await read_period(js, team.digest.since, slot)
+    items, feedback = await read_period(js, since, slot)
     area_teams = {a.id: a.team for a in config.areas.areas}
-    digest = build_digest(items, feedback, team.digest.since, team.id, slot, area_teams)
+    digest = build_digest(items, feedback, since, team.id, slot, area_teams)
     message = DigestMessage(team=team.id, slot=token, every=every, at=now, by=holder, digest=digest)
     subject = names.digest_subject(team.id, token)
     stored = await publish_item(js, subject, message.model_dump_json().encode(), subject, settings.publish_timeout_s)

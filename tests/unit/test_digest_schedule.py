@@ -53,3 +53,12 @@ def test_bad_schedules_are_refused(bad: str) -> None:
     with pytest.raises(ValidationError):
         DigestConfig(every=bad, slack_webhook="HOOK")
     assert DigestConfig(every="Daily 07:30", slack_webhook="HOOK").every == "daily 07:30"
+
+
+def test_the_period_covered_defaults_to_the_schedules() -> None:
+    from services.digest.schedule import period_text
+
+    assert period_text(parse_every("daily 09:00")) == "1d" and period_text(parse_every("tue 10:00")) == "7d"
+    assert DigestConfig(every="daily 09:00", slack_webhook="HOOK").since is None
+    with pytest.raises(ValidationError):
+        DigestConfig(every="daily 09:00", slack_webhook="HOOK", since="a while")
