@@ -62,3 +62,17 @@ def test_the_period_covered_defaults_to_the_schedules() -> None:
     assert DigestConfig(every="daily 09:00", slack_webhook="HOOK").since is None
     with pytest.raises(ValidationError):
         DigestConfig(every="daily 09:00", slack_webhook="HOOK", since="a while")
+
+
+def test_digest_subjects_dead_letters_and_replays_keep_team_and_slot_apart() -> None:
+    from services.common import names
+
+    subject = names.digest_subject("insights", "20261130-0900")
+    assert subject == "sb.outbox.digest.insights.20261130-0900"
+    assert names.deliver_input(subject) == ("digest", "insights", "20261130-0900", None)
+    assert names.deliver_dead_letter_token(subject) == ("insights", "digest20261130-0900")
+    replay = names.deliver_replay_subject(subject, "insights", 1)
+    assert names.deliver_input(replay)[0] == "digest" and replay != subject
+    assert names.schedule_key("insights", "20261130-0900") == "digest.insights.20261130-0900"
+    with pytest.raises(ValueError):
+        names.digest_subject("in.sights", "x")
