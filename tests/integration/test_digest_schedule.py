@@ -135,3 +135,22 @@ async def test_concurrent_claims_have_one_winner_and_a_dead_holders_lease_is_tak
     sent = Lease(state="sent", by="t", at=later, expires=later)
     await kv.put(key, sent.model_dump_json().encode())
     assert await claim(kv, key, "much-later", later + timedelta(days=1)) is None  # sent: never again
+
+
+async def test_a_missed_slot_is_sent_once_on_return_and_the_next_period_gets_its_own(nc: Client) -> None:
+    """Down over Monday 09:00: back on Wednesday, Monday's digest goes out once; Thursday nothing; the next
+    Monday the new slot. The schedule comes from the clock, so any process (a fresh one too) agrees."""
+    js = nc.jetstream()
+    s = settings()
+    await ensure_streams(js, s)
+    kv = await schedule_bucket(js, s)
+    cfg = Config(directory=".", teams=TeamsFile.model_validate(
+        {"teams": [{"id": "insights", "digest": {"every": "mon 09:00", "slack_webhook": "DIGEST_HOOK"}}]}))
+    team = cfg.teams.teams[0]
+    wednesday = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)
+    assert await send_if_due(js, kv, team, cfg, s, wednesday, "back") == "20261130-0900"
+    assert await send_if_due(js, kv, team, cfg, s, wednesday + timedelta(days=1), "fresh-process") is None
+    assert await send_if_due(js, kv, team, cfg, s, datetime(2026, 12, 7, 9, 0, 30, tzinfo=UTC), "p") == "20261207-0900"
+    published = await digests_published(js)
+    assert [m.slot for m in published] == ["20261130-0900", "20261207-0900"]
+    assert published[0].digest.since == "7d" and published[0].digest.end == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
