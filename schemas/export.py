@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.delivery import Delivery
+from schemas.digest import DigestMessage, Lease
 from schemas.inbox import ActivityEvent, ItemState
 from schemas.item import SCHEMA_VERSION, DeadLetter, Item
 from schemas.outbox import Feedback, Reply
@@ -20,6 +21,8 @@ ASYNCAPI_FILE = HERE / "asyncapi.json"
 MODELS = {"item": Item, "dead_letter": DeadLetter, "reply": Reply, "feedback": Feedback,
           "activity": ActivityEvent, "item_state": ItemState}
 MODELS["delivery"] = Delivery  # KV sb_deliveries values (the delivery ledger), not a channel
+MODELS["digest"] = DigestMessage  # sb.outbox.digest.<team>.<slot>
+MODELS["schedule_lease"] = Lease  # KV sb_schedule values (digest leases), not a channel
 
 CHANNELS = [
     # (channel id, address, stream, message, who publishes, description)
@@ -43,6 +46,8 @@ CHANNELS = [
      "The first 'did this help?' verdict on an answer; route re-decides 'not helpful' into the team queue."),
     ("activity", f"{names.ACTIVITY_PREFIX}.{{team}}.{{id}}", names.ACTIVITY, "activity", "web (inbox)",
      "Every inbox state change (claim, snooze, reassign, resolve, reopen): who, what, when, from -> to."),
+    ("digest", f"{names.OUTBOX_PREFIX}.digest.{{team}}.{{slot}}", names.OUTBOX, "digest", "deliver (digest scheduler)",
+     "A team's scheduled digest (teams.yaml digest:), one per due slot; deliver posts it to the team's Slack."),
 ]
 
 

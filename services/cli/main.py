@@ -31,6 +31,8 @@ COMMAND_MODULES = [
     "services.cli.rules",  # rules test, rules backtest
     "services.cli.publish",  # config publish, config versions, config rollback
     "services.cli.web",  # web (the PM inbox)
+    "services.cli.digest",  # digest
+    "services.cli.kb_gaps",  # kb gaps
 ]
 
 for _name in COMMAND_MODULES:

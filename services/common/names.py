@@ -63,6 +63,7 @@ DELIVERIES_BUCKET = "sb_deliveries"  # the delivery ledger: key = <item id>.<tar
 CONFIG_BUCKET = "sb_config"  # published config versions: `v.<version>` = the folder's files, `current` = the live one
 CONFIG_CURRENT_KEY = "current"
 ITEM_STATE_BUCKET = "sb_item_state"  # PM inbox state per routed item: key = item id, CAS on the revision
+SCHEDULE_BUCKET = "sb_schedule"  # scheduled-digest leases: key = digest.<team>.<slot>, created once (kv.create)
 
 UNROUTED_TEAM = "unrouted"
 
@@ -180,6 +181,17 @@ def kv_token(value: str) -> str:
 OUTBOX_REPLY = "reply"  # sb.outbox.reply.<id>.<n>: a PM's reply (schemas.outbox.Reply)
 OUTBOX_ANSWER = "answer"  # sb.outbox.answer.<id>.replay<seq>: an answer delivery replayed from the DLQ (Item)
 OUTBOX_NOTIFY = "notify"  # sb.outbox.notify.<id>.replay<seq>: a team notification replayed from the DLQ (Item)
+OUTBOX_DIGEST = "digest"  # sb.outbox.digest.<team>.<slot>: a team's scheduled digest (schemas.digest.DigestMessage)
+
+
+def digest_subject(team: str, slot: str) -> str:
+    """One message per team and due slot: a second publish of the same slot is refused by SB_OUTBOX."""
+    return outbox_subject(OUTBOX_DIGEST, check_token(team), check_token(slot))
+
+
+def schedule_key(team: str, slot: str) -> str:
+    """The lease of one team's digest in one due slot (KV sb_schedule)."""
+    return f"digest.{kv_token(team)}.{kv_token(slot)}"
 
 
 def deliver_input(subject: str) -> tuple[str, str, str | None, str | None]:

@@ -81,6 +81,7 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     await deliveries_bucket(js, settings)
     await item_state_bucket(js, settings)
     await config_bucket(js, settings)
+    await schedule_bucket(js, settings)
 
 
 async def _bucket(
@@ -140,6 +141,15 @@ async def config_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
     back to; `current` names the version running workers use."""
     return await _bucket(
         js, settings, names.CONFIG_BUCKET, "Config versions: v.<version> = folder files (JSON), current = live version",
+    )
+
+
+async def schedule_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+    """Scheduled-digest leases: whoever creates `digest.<team>.<slot>` first sends that digest; kept longer than
+    the longest schedule period (a week), so a restart in the period finds the slot already taken."""
+    return await _bucket(
+        js, settings, names.SCHEDULE_BUCKET, "Digest leases: key = digest.<team>.<slot>, value = Lease JSON",
+        ttl=max(settings.retention_days, 8) * DAY,
     )
 
 

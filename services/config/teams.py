@@ -35,12 +35,24 @@ class NotifyConfig(_Strict):
     _env = field_validator("slack_webhook")(lambda cls, v: _env_names([v])[0])
 
 
+EVERY_RE = re.compile(r"^(daily|mon|tue|wed|thu|fri|sat|sun)\s+([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def check_every(text: str) -> str:
+    """A digest schedule: "mon 09:00" (weekly, any weekday) or "daily 09:00", UTC (services/digest/schedule.py)."""
+    if not EVERY_RE.match(str(text).strip().lower()):
+        raise ValueError(f"{text!r} is not a schedule like 'mon 09:00' or 'daily 09:00' (UTC)")
+    return str(text).strip().lower()
+
+
 class DigestConfig(_Strict):
     every: str  # "mon 09:00" (UTC) or "daily 09:00"
     slack_webhook: str  # env var NAME holding the Slack incoming-webhook URL
-    since: str = "7d"
+    since: str | None = None  # the period covered; default: the schedule's (7d weekly, 1d daily)
 
     _env = field_validator("slack_webhook")(lambda cls, v: _env_names([v])[0])
+    _every = field_validator("every")(lambda cls, v: check_every(v))
+    _since = field_validator("since")(lambda cls, v: v if v is None else (duration_seconds(v), v)[1])
 
 
 DEFAULT_SLA = {"high": "4h", "normal": "2d", "low": "7d"}

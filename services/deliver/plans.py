@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
+from schemas.digest import DigestMessage
 from schemas.item import Item
 from schemas.outbox import Reply
 from services.common.feedback_tokens import BadToken, feedback_url
@@ -15,6 +16,7 @@ from services.config.models import Config
 from services.config.teams import PRIORITIES
 from services.deliver import requests, text
 from services.deliver.requests import BadTarget, NoTarget
+from services.digest import render as digest_render
 from services.outbound.client import OutboundRequest
 from services.outbound.guard import AllowList
 
@@ -137,3 +139,16 @@ def plan_reply(reply: Reply, ctx: Context) -> list[Planned]:
     owner = text.owner_text(reply)
     req = requests.slack_webhook(url, owner, [{"type": "section", "text": {"type": "mrkdwn", "text": text.slack_escape(owner)}}])
     return [first, Planned(item.id, owner_target, "slack_webhook", request=req)]
+
+
+def plan_digest(message: DigestMessage, ctx: Context) -> list[Planned]:
+    """A team's scheduled digest to its `digest:` Slack webhook; ledger entry `digest-<team>` / `digest.<slot>`."""
+    item_id, target = f"digest-{message.team}", f"digest.{message.slot}"
+    digest = ctx.config.teams.team(message.team).digest
+    if digest is None:
+        return [Planned(item_id, target, "slack_webhook", skip=f"team {message.team} has no digest: in teams.yaml")]
+    url = ctx.env.get(digest.slack_webhook, "")
+    if not url:
+        return [Planned(item_id, target, "slack_webhook", skip=f"environment variable {digest.slack_webhook} is not set")]
+    body, blocks = digest_render.slack(message.digest)
+    return [Planned(item_id, target, "slack_webhook", request=requests.slack_webhook(url, body, blocks))]

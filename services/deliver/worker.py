@@ -14,6 +14,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
+from schemas.digest import DigestMessage
 from schemas.item import Item
 from schemas.outbox import Reply
 from services.common import names
@@ -27,7 +28,8 @@ from services.config.models import Config
 from services.deliver import metrics
 from services.deliver.ledger import Ledger
 from services.deliver.once import deliver_once
-from services.deliver.plans import Context, Planned, plan_answer, plan_notify, plan_reply
+from services.deliver.plans import Context, Planned, plan_answer, plan_digest, plan_notify, plan_reply
+from services.digest.scheduler import run_schedule
 from services.outbound.client import OutboundClient, OutboundSettings
 from services.outbound.guard import SLACK_RESPONSE_HOST, AllowList
 
@@ -80,6 +82,8 @@ class DeliverHandler:
         try:
             if origin == names.OUTBOX_REPLY:
                 return plan_reply(Reply.model_validate_json(msg.data), ctx)
+            if origin == names.OUTBOX_DIGEST:
+                return plan_digest(DigestMessage.model_validate_json(msg.data), ctx)
             if origin in plans:
                 return plans[origin](Item.model_validate_json(msg.data), ctx)
         except ValidationError as exc:
@@ -150,7 +154,8 @@ async def run_deliver(js: JetStreamContext, config: Config, settings: Settings, 
     # several fetch loops share each durable consumer: a batch waiting on a slow tool holds up only its own loop
     loops = [run_stage(js, stage, handler, settings, stop) for stage in STAGES for _ in range(settings.deliver_loops)]
     follow = handler.live.follow(await config_bucket(js, settings), settings.data / "configs", stop)
+    schedule = run_schedule(js, lambda: handler.live.current[0], settings, stop)  # teams.yaml digest: (docs/digests.md)
     try:
-        await asyncio.gather(*loops, follow)
+        await asyncio.gather(*loops, follow, schedule)
     finally:
         await client.aclose()

@@ -25,6 +25,7 @@ from services.inbox.service import Inbox
 from services.inbox.store import StateStore
 from services.web.access import Access, users_from
 from services.web.api import Api
+from services.web.digest import DigestPage
 from services.web.pages import Pages
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -89,6 +90,11 @@ def create_app(config: Config, settings: Settings, nc: Client, environ: Mapping[
             handlers["pages"] = Pages(state.inbox, access, secure_cookies=secure)
         return handlers["pages"]
 
+    def digest_page() -> DigestPage:
+        if "digest" not in handlers:
+            handlers["digest"] = DigestPage(pages(), js, config)
+        return handlers["digest"]
+
     def via(factory: Any, method: str) -> Any:
         async def endpoint(request: Request) -> Response:
             return await getattr(factory(), method)(request)
@@ -110,6 +116,7 @@ def create_app(config: Config, settings: Settings, nc: Client, environ: Mapping[
         Route("/logout", via(pages, "logout"), methods=["POST"]),
         Route("/", via(pages, "home")),
         Route("/teams/{team}", via(pages, "team")),
+        Route("/teams/{team}/digest", via(digest_page, "show")),
         Route("/items/{item_id}", via(pages, "item")),
         Route("/items/{item_id}/{action}", via(pages, "act"), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
