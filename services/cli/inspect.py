@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from schemas.item import DeadLetter, Item
@@ -48,12 +49,12 @@ def _items_table(items: list[Item], title: str, states: list[dict] | None = None
         table.add_row(
             item.received_at.strftime("%Y-%m-%d %H:%M"),
             *((_state_cell(states[n]),) if states else ()),
-            (item.account.name or item.account.id) if item.account else "-",
+            escape(item.account.name or item.account.id) if item.account else "-",
             _money(item.account.arr) if item.account else "",
             f"{item.area.id} {item.area.confidence:.2f}" if item.area else "-",
             item.intent or "-",
-            text[:140],
-            f"{d.rule or 'built-in'}: {d.reason}" if d else "",
+            escape(text[:140]),  # webhook text and reasons are data, not rich markup ("intent in [bug, churn_risk]")
+            escape(f"{d.rule or 'built-in'}: {d.reason}") if d else "",
         )
     return table
 
@@ -129,7 +130,7 @@ def answers(
         table.add_column(col, overflow="fold")
     for item in items:
         a = item.answer
-        table.add_row(item.received_at.strftime("%Y-%m-%d %H:%M"), item.source, (item.text or "")[:120],
+        table.add_row(item.received_at.strftime("%Y-%m-%d %H:%M"), item.source, escape((item.text or "")[:120]),
                       a.article if a else "-", f"{a.score:.2f}" if a else "")
     console.print(table)
 
@@ -194,35 +195,35 @@ def trace(
             extra += " (found by its marker)" if body.get("checked") else ""
             extra += f": {body['last_error']}" if body.get("last_error") else ""
             console.print(f"[bold]delivery[/bold]  {body['target']} ({body['kind']}) {body['status']}, "
-                          f"{body['attempts']} attempt(s){extra}")
+                          f"{body['attempts']} attempt(s){escape(extra)}")
             continue
         console.print(f"[bold]{step}[/bold]  [dim]{subject}[/dim]")
         if step == "dead-lettered":
             dl = DeadLetter.model_validate(body)
-            console.print(f"   stage {dl.stage}, attempt {dl.attempts}: {dl.reason}")
+            console.print(f"   stage {dl.stage}, attempt {dl.attempts}: {dl.reason}", markup=False)
             continue
         if step == "feedback":
-            console.print(f"   the asker said: {body.get('verdict')} (via {body.get('via')}, at {body.get('at')})")
+            console.print(f"   the asker said: {body.get('verdict')} (via {body.get('via')}, at {body.get('at')})", markup=False)
             continue
         item = Item.model_validate(body)
         if step == "received":
-            console.print(f"   {item.source} ({item.kind}) {item.event_type}, delivery {item.delivery_id}, at {item.received_at:%Y-%m-%d %H:%M:%S}")
-            console.print(f"   {(item.title + ': ') if item.title else ''}{(item.text or '')[:200]}")
+            console.print(f"   {item.source} ({item.kind}) {item.event_type}, delivery {item.delivery_id}, at {item.received_at:%Y-%m-%d %H:%M:%S}", markup=False)
+            console.print(f"   {(item.title + ': ') if item.title else ''}{(item.text or '')[:200]}", markup=False)
         elif step == "enriched":
             acct = item.account
-            console.print(f"   account: {acct.name or acct.id} ({_money(acct.arr)}, {acct.plan}, owner {acct.owner}; matched by {acct.matched_by})" if acct else "   account: none matched")
+            console.print(f"   account: {acct.name or acct.id} ({_money(acct.arr)}, {acct.plan}, owner {acct.owner}; matched by {acct.matched_by})" if acct else "   account: none matched", markup=False)
             if item.area:
-                console.print(f"   area: {item.area.id} (confidence {item.area.confidence:.2f}, best guess {item.area.best})")
+                console.print(f"   area: {item.area.id} (confidence {item.area.confidence:.2f}, best guess {item.area.best})", markup=False)
             if item.intent:
-                console.print(f"   intent: {item.intent} ({(item.intent_confidence or 0):.2f})")
+                console.print(f"   intent: {item.intent} ({(item.intent_confidence or 0):.2f})", markup=False)
             if item.kb:
-                console.print(f"   best KB article: {item.kb.article} (score {item.kb.score:.2f})")
+                console.print(f"   best KB article: {item.kb.article} (score {item.kb.score:.2f})", markup=False)
         elif item.decision:
             d = item.decision
-            console.print(f"   rule {d.rule or '(none)'} → {d.action}{' to ' + d.team if d.team else ''}{' [' + d.priority + ']' if d.priority else ''}")
-            console.print(f"   why: {d.reason}")
+            console.print(f"   rule {d.rule or '(none)'} → {d.action}{' to ' + d.team if d.team else ''}{' [' + d.priority + ']' if d.priority else ''}", markup=False)
+            console.print(f"   why: {d.reason}", markup=False)
             if item.answer:
-                console.print(f"   answer: {item.answer.title or item.answer.article} {item.answer.url or ''}")
+                console.print(f"   answer: {item.answer.title or item.answer.article} {item.answer.url or ''}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
