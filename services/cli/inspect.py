@@ -115,7 +115,10 @@ def answers(
     data: DataOpt = None,
     stats: Annotated[bool, typer.Option("--stats", help="Per article: answers given, helpful, not helpful.")] = False,
 ) -> None:
-    """KB answers given (stream SB_ANSWERS), newest last; `--stats`: counts per article with "did this help?"."""
+    """KB answers given (stream SB_ANSWERS), newest last; `--stats`: counts per article with "did this help?".
+
+    Example: `switchboard answers --limit 10`, `switchboard answers --stats --json`.
+    """
     if stats:
         from services.cli.answer_stats import print_stats, read_stats
 
@@ -178,7 +181,10 @@ def trace(
     nats: NatsOpt = None,
     data: DataOpt = None,
 ) -> None:
-    """The path of one item: received, enriched (with what), decided (which rule, why)."""
+    """The path of one item: received, enriched (with what), decided (which rule, why), delivered.
+
+    Example: `switchboard trace 8b93f1223fa278a2d4b8aadf` (ids: `switchboard demo`, `inbox`, `answers --json`).
+    """
     if not names.TOKEN_RE.match(item_id):
         typer.echo("not an item id", err=True)
         raise typer.Exit(2)

@@ -48,22 +48,34 @@ def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nat
 
 
 def ingest(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Run only the webhook receiver (POST /webhooks/<source>) against --nats/NATS_URL."""
+    """Run only the webhook receiver (POST /webhooks/<source>) against --nats/NATS_URL.
+
+    Example: `switchboard ingest --host 0.0.0.0 --port 8000 --nats nats://nats:4222` (deploy/README.md: its NATS user).
+    """
     _run(("ingest",), config, nats, data, host, port, embedded=False)
 
 
 def enrich(config: ConfigOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Run only the enrich worker (accounts, area, intent, KB match). Run several for more throughput."""
+    """Run only the enrich worker (accounts, area, intent, KB match). Run several for more throughput.
+
+    Example: `switchboard enrich --nats nats://nats:4222`.
+    """
     _run(("enrich",), config, nats, data, embedded=False)
 
 
 def route(config: ConfigOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Run only the route worker (rules.yaml → team queues, answers, drops)."""
+    """Run only the route worker (rules.yaml → team queues, answers, drops).
+
+    Example: `switchboard route --nats nats://nats:4222`.
+    """
     _run(("route",), config, nats, data, embedded=False)
 
 
 def deliver(config: ConfigOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Run only the deliver worker (answers, team notifications and PM replies back to the tools)."""
+    """Run only the deliver worker (answers, team notifications and PM replies back to the tools).
+
+    Example: `SWITCHBOARD_DELIVER_METRICS_PORT=9102 switchboard deliver --nats nats://nats:4222`.
+    """
     _run(("deliver",), config, nats, data, embedded=False)
 
 
