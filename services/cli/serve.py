@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Optional
 
 import typer
@@ -21,6 +22,7 @@ def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, em
     from services.runner import run_blocking
 
     settings = settings_from(config=config, nats_url=nats, data=data, host=host, port=port, web_port=web_port)
+    settings = with_local_public_url(settings, port, os.environ)
     if "web" in services:
         from services.cli.web import announce
 
@@ -32,6 +34,14 @@ def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, em
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         pass
+
+
+def with_local_public_url(settings, port, env):  # type: ignore[no-untyped-def]
+    """`--port P` without SWITCHBOARD_PUBLIC_URL: the "did this help?" links point at this receiver, not at :8000."""
+    if port is None or "SWITCHBOARD_PUBLIC_URL" in env:
+        return settings
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return settings.model_copy(update={"public_url": f"http://{host}:{port}"})
 
 
 def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None,
