@@ -186,6 +186,10 @@ async def test_each_service_user_is_limited_to_its_subjects(secured) -> None:  #
         await c.close()
 
 
+async def _said(errors: Errors, text: str) -> bool:
+    return any(text in e.lower() for e in errors.seen)
+
+
 async def until(check, seconds: float = 20.0):  # type: ignore[no-untyped-def]
     """Poll `check()` (async) until it returns something truthy or the deadline passes; return its last value."""
     deadline = asyncio.get_running_loop().time() + seconds
@@ -209,13 +213,8 @@ async def test_deliver_and_web_run_under_their_users_and_touch_nothing_else(secu
     task = asyncio.create_task(run_deliver(djs, config, Settings(data=tmp_path, deliver_loops=1), stop))
 
     async def durables() -> bool:
-        for stream, durable in ((names.ANSWERS, names.DELIVER_ANSWERS_CONSUMER), (names.QUEUES, names.DELIVER_QUEUES_CONSUMER),
-                                (names.OUTBOX, names.DELIVER_OUTBOX_CONSUMER)):
-            try:
-                await ajs.consumer_info(stream, durable)
-            except nats.js.errors.NotFoundError:
-                return False
-        return True
+        found = {c.name for s in (names.ANSWERS, names.QUEUES, names.OUTBOX) for c in await ajs.consumers_info(s)}
+        return found >= {names.DELIVER_ANSWERS_CONSUMER, names.DELIVER_QUEUES_CONSUMER, names.DELIVER_OUTBOX_CONSUMER}
     assert await until(durables) and not task.done()
     await publish_items(ajs, [item])  # a queued item: deliver-queues pulls and acks it under the deliver user
 
@@ -264,10 +263,7 @@ async def test_deliver_and_web_run_under_their_users_and_touch_nothing_else(secu
     stolen = await wjs.pull_subscribe(  # binds (consumer info is readable), but pulling from it is refused
         names.all_stream_filter(names.QUEUES), durable=names.DELIVER_QUEUES_CONSUMER, stream=names.QUEUES)
     assert await denied(stolen.fetch(1, timeout=0.5))
-
-    async def next_refused() -> bool:
-        return any("msg.next.sb_queues.deliver-queues" in e.lower() for e in web_errors.seen)
-    assert await until(next_refused, 5), web_errors.seen
+    assert await until(lambda: _said(web_errors, "msg.next.sb_queues.deliver-queues"), 5), web_errors.seen
     # pm-reader: reads the inbox states (`inbox TEAM`), changes none, and leaves deliver's consumers alone
     reader = await as_user(url, "pm-reader", passwords)
     rjs = reader.jetstream()
