@@ -104,7 +104,7 @@ async def _serve_web(server: uvicorn.Server, stop: asyncio.Event) -> None:
     try:
         await server.serve()
     except (SystemExit, OSError) as exc:
-        log.error("web.failed", error=repr(exc), hint="port in use? pass --web-port")
+        log.error("web.failed", error=repr(exc), hint="port in use? pass --web-port (up) or --port (web); or see the error above")
     if not stop.is_set():
         log.error("web.stopped", hint="the pipeline keeps running; see the error above")
         await stop.wait()

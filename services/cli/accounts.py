@@ -191,6 +191,8 @@ def import_(
 
     Cells that are filled replace the stored values; empty cells keep them; extra columns become attributes.
     Nothing is written when the file has errors (printed as file:line: message, exit 1).
+
+    Example: `switchboard accounts import examples/config/accounts.csv`, then `switchboard accounts show starkmfg.com`.
     """
     parsed = read_accounts_csv(file)
     for problem in parsed.problems:
@@ -226,7 +228,10 @@ def show(
     nats: NatsOpt = None,
     data: DataOpt = None,
 ) -> None:
-    """One account from the directory, found by id, external id, then domain. Exit 1 when none matches."""
+    """One account from the directory, found by id, external id, then domain. Exit 1 when none matches.
+
+    Example: `switchboard accounts show starkmfg.com` (or an account id, or `--json`).
+    """
     settings = settings_from(nats_url=nats, data=data)
     found = run_against_instance(lambda s: find_account(s, query), settings)
     if found is None:

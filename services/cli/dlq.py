@@ -55,7 +55,10 @@ def _replayed(entry: Entry) -> str:
 def list_(
     stage: StageOpt = None, as_json: JsonOpt = False, limit: LimitOpt = 50, nats: NatsOpt = None, data: DataOpt = None
 ) -> None:
-    """Dead letters, oldest first (the newest --limit), with the reason and whether they were replayed."""
+    """Dead letters, oldest first (the newest --limit), with the reason and whether they were replayed.
+
+    Example: `switchboard dlq list --stage deliver`, then `switchboard dlq show ID`.
+    """
     _check_stage(stage)
     settings = settings_from(nats_url=nats, data=data)
     entries: list[Entry] = _run(lambda js: read_entries(js, stage, limit), settings)
@@ -82,7 +85,10 @@ def show(
     nats: NatsOpt = None,
     data: DataOpt = None,
 ) -> None:
-    """One dead letter in full: the reason, the original item or request body, and its replay."""
+    """One dead letter in full: the reason, the original item or request body, and its replay.
+
+    Example: `switchboard dlq show 8b93f1223fa278a2d4b8aadf --json` (the id `dlq list` shows).
+    """
     settings = settings_from(nats_url=nats, data=data)
     entries: list[Entry] = _run(lambda js: find_entries(js, ident), settings)
     if not entries:

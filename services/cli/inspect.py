@@ -117,7 +117,10 @@ def answers(
     data: DataOpt = None,
     stats: Annotated[bool, typer.Option("--stats", help="Per article: answers given, helpful, not helpful.")] = False,
 ) -> None:
-    """KB answers given (stream SB_ANSWERS), newest last; `--stats`: counts per article with "did this help?"."""
+    """KB answers given (stream SB_ANSWERS), newest last; `--stats`: counts per article with "did this help?".
+
+    Example: `switchboard answers --limit 10`, `switchboard answers --stats --json`.
+    """
     if stats:
         from services.cli.answer_stats import print_stats, read_stats
 

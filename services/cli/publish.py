@@ -62,7 +62,10 @@ def publish_cmd(
 
 
 def versions_cmd(as_json: JsonOpt = False, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Every published config version, oldest first; the current one is marked."""
+    """Every published config version, oldest first; the current one is marked.
+
+    Example: `switchboard config versions`, then `switchboard config rollback VERSION` to go back to one.
+    """
 
     async def read(kv):  # type: ignore[no-untyped-def]
         return await list_versions(kv), await current_version(kv)

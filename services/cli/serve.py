@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Optional
 
 import typer
@@ -21,6 +22,7 @@ def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, em
     from services.runner import run_blocking
 
     settings = settings_from(config=config, nats_url=nats, data=data, host=host, port=port, web_port=web_port)
+    settings = with_local_public_url(settings, port, os.environ)
     if "web" in services:
         from services.cli.web import announce
 
@@ -32,6 +34,14 @@ def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, em
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         pass
+
+
+def with_local_public_url(settings, port, env):  # type: ignore[no-untyped-def]
+    """`--port P` without SWITCHBOARD_PUBLIC_URL: the "did this help?" links point at this receiver, not at :8000."""
+    if port is None or "SWITCHBOARD_PUBLIC_URL" in env:
+        return settings
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return settings.model_copy(update={"public_url": f"http://{host}:{port}"})
 
 
 def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None,
@@ -48,22 +58,34 @@ def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nat
 
 
 def ingest(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Run only the webhook receiver (POST /webhooks/<source>) against --nats/NATS_URL."""
+    """Run only the webhook receiver (POST /webhooks/<source>) against --nats/NATS_URL.
+
+    Example: `switchboard ingest --host 0.0.0.0 --port 8000 --nats nats://nats:4222` (deploy/README.md: its NATS user).
+    """
     _run(("ingest",), config, nats, data, host, port, embedded=False)
 
 
 def enrich(config: ConfigOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Run only the enrich worker (accounts, area, intent, KB match). Run several for more throughput."""
+    """Run only the enrich worker (accounts, area, intent, KB match). Run several for more throughput.
+
+    Example: `switchboard enrich --nats nats://nats:4222`.
+    """
     _run(("enrich",), config, nats, data, embedded=False)
 
 
 def route(config: ConfigOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Run only the route worker (rules.yaml → team queues, answers, drops)."""
+    """Run only the route worker (rules.yaml → team queues, answers, drops).
+
+    Example: `switchboard route --nats nats://nats:4222`.
+    """
     _run(("route",), config, nats, data, embedded=False)
 
 
 def deliver(config: ConfigOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:
-    """Run only the deliver worker (answers, team notifications and PM replies back to the tools)."""
+    """Run only the deliver worker (answers, team notifications and PM replies back to the tools).
+
+    Example: `SWITCHBOARD_DELIVER_METRICS_PORT=9102 switchboard deliver --nats nats://nats:4222`.
+    """
     _run(("deliver",), config, nats, data, embedded=False)
 
 

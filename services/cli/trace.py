@@ -139,7 +139,8 @@ def trace(
     """The path of one item: received, enriched (with what, and the runner-up candidates), decided (which rule,
     why, with which thresholds and config version), delivered.
 
-    Example: `switchboard trace 3f9c1a...` — or `--json` for one JSON object per step.
+    Example: `switchboard trace 8b93f1223fa278a2d4b8aadf` (ids: `switchboard demo`, `inbox`, `answers --json`);
+    `--json` prints one JSON object per step.
     """
     if not names.TOKEN_RE.match(item_id):
         typer.echo("not an item id", err=True)

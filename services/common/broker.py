@@ -6,7 +6,7 @@ import asyncio
 
 import ssl
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import nats
 import nats.errors
@@ -15,7 +15,11 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
 from services.common.embedded import recorded_url
+from services.common.errors import describe
+from services.common.logging import get_logger
 from services.common.settings import Settings
+
+log = get_logger("switchboard.nats")
 
 # JetStream API error: "maximum messages per subject exceeded" (a second copy of the same item)
 ERR_MAX_MSGS_PER_SUBJECT = 10077
@@ -67,8 +71,31 @@ def server_list(url: str) -> str | list[str]:
     return urls if len(urls) > 1 else url
 
 
+def _say_once(url: str) -> Callable[[Exception], Awaitable[None]]:
+    """nats-py's default error callback prints a traceback on every failed (re)connect attempt, twice a second
+    while the server is away. Say each distinct error once, in one log line, instead."""
+    last = [""]
+
+    async def error_cb(exc: Exception) -> None:
+        text = describe(exc)
+        if text != last[0]:
+            last[0] = text
+            away = isinstance(exc, (OSError, TimeoutError, nats.errors.NoServersError))
+            log.warning("nats.error", url=_without_credentials(url), error=text,
+                        **({"hint": "is nats-server running there? (the service keeps retrying)"} if away else {}))
+    return error_cb
+
+
+def _without_credentials(url: str) -> str:
+    def one(u: str) -> str:
+        scheme, sep, rest = u.strip().rpartition("://")
+        return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}"
+    return ",".join(one(u) for u in url.split(","))
+
+
 async def connect(settings: Settings, url: str | None = None, **extra: Any) -> Client:
-    return await nats.connect(server_list(url or resolve_url(settings)), **{**connect_options(settings), **extra})
+    url = url or resolve_url(settings)
+    return await nats.connect(server_list(url), **{"error_cb": _say_once(url), **connect_options(settings), **extra})
 
 
 async def _quiet(_exc: Exception) -> None:

@@ -4,7 +4,9 @@ itself, so the test and the deployment cannot drift apart.
 
 Shown: ingest publishes sb.events.> but not sb.queue.> (nor another stage's dead letters), and cannot
 delete or purge a stream; it cannot read another user's reply inbox; route can write queues; pm-reader
-reads the queues without consuming them and can write nothing; a wrong password is refused. Credentials
+reads the queues without consuming them and can write nothing; a wrong password is refused. deliver and web
+run their real start-up (streams, deliver's three durables, the inbox feed) and work under their users, and
+neither can write another stage's subjects, another bucket's keys, or another stage's consumers. Credentials
 travel through Settings (user, SecretStr password, inbox prefix) and services.common.broker.connect.
 """
 
@@ -23,6 +25,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import ConsumerConfig
 
 from services.cli.reading import read_subjects
 from services.common import names
@@ -30,14 +33,21 @@ from services.common.broker import connect
 from services.common.embedded import free_port
 from services.common.settings import Settings
 from services.common.consumer import consumer_config
-from services.common.streams import accounts_bucket, ensure_streams
+from services.common.streams import accounts_bucket, deliveries_bucket, ensure_streams, item_state_bucket
+from services.config.loader import load_config
+from services.deliver.worker import run_deliver
 from services.enrich.worker import STAGE as ENRICH
-from tests.conftest import ROOT
+from services.inbox.feed import Feed
+from services.inbox.index import InboxIndex
+from services.inbox.state import Actor
+from services.inbox.store import StateStore
+from tests.conftest import EXAMPLE_CONFIG, ROOT
+from tests.inbox_support import publish_items, queued_item
 
 pytestmark = pytest.mark.integration
 
 AUTH_CONF = ROOT / "deploy" / "nats" / "auth.conf"
-USERS = ("admin", "ingest", "enrich", "route", "pm-reader")
+USERS = ("admin", "ingest", "enrich", "route", "deliver", "web", "pm-reader")
 
 
 def nats_server_bin() -> str:
@@ -173,6 +183,105 @@ async def test_each_service_user_is_limited_to_its_subjects(secured) -> None:  #
     assert final[names.ENRICHED] == before[names.ENRICHED] + 1
     assert final[names.ANSWERS] == before[names.ANSWERS]
     for c in (ingest, admin, route, enrich, reader):
+        await c.close()
+
+
+async def _said(errors: Errors, text: str) -> bool:
+    return any(text in e.lower() for e in errors.seen)
+
+
+async def until(check, seconds: float = 20.0):  # type: ignore[no-untyped-def]
+    """Poll `check()` (async) until it returns something truthy or the deadline passes; return its last value."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not (value := await check()) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    return value
+
+
+async def test_deliver_and_web_run_under_their_users_and_touch_nothing_else(secured, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url, passwords = secured
+    config = load_config(EXAMPLE_CONFIG)
+    admin = await as_user(url, "admin", passwords)
+    ajs = admin.jetstream()
+    item = queued_item(1, team="platform")
+
+    # deliver's start-up as `switchboard deliver` does it: the streams, its three durables, the ledger, sb_config
+    deliver = await as_user(url, "deliver", passwords)
+    djs = deliver.jetstream()
+    await ensure_streams(djs, Settings())
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_deliver(djs, config, Settings(data=tmp_path, deliver_loops=1), stop))
+
+    async def durables() -> bool:
+        found = {c.name for s in (names.ANSWERS, names.QUEUES, names.OUTBOX) for c in await ajs.consumers_info(s)}
+        return found >= {names.DELIVER_ANSWERS_CONSUMER, names.DELIVER_QUEUES_CONSUMER, names.DELIVER_OUTBOX_CONSUMER}
+    assert await until(durables) and not task.done()
+    await publish_items(ajs, [item])  # a queued item: deliver-queues pulls and acks it under the deliver user
+
+    async def queue_acked() -> bool:
+        info = await ajs.consumer_info(names.QUEUES, names.DELIVER_QUEUES_CONSUMER)
+        return info.ack_floor.stream_seq >= 1
+    assert await until(queue_acked)
+
+    # web's start-up as the inbox's lifespan does it: the streams, the state bucket, the feed (ordered consumers, KV watch)
+    web_errors = Errors()
+    web = await as_user(url, "web", passwords, web_errors)
+    wjs = web.jetstream()
+    await ensure_streams(wjs, Settings())
+    kv = await item_state_bucket(wjs, Settings())
+    index = InboxIndex(config.teams)
+    feed = Feed(wjs, kv, index)
+    await feed.start(timeout=10)
+    assert index.get(item.id) is not None
+    store = StateStore(wjs, kv, config.teams)
+    await store.change(item, "claim", Actor("ops@example.com", "Ops"), {})
+    await store.change(item, "resolve", Actor("ops@example.com", "Ops"), {"note": "fixed in 2.3", "reply": True})
+    assert (await ajs.stream_info(names.ACTIVITY)).state.messages == 2
+    assert (await ajs.stream_info(names.OUTBOX)).state.messages == 1
+    ledger = await deliveries_bucket(ajs, Settings())
+
+    async def reply_in_ledger() -> list[str]:  # deliver-outbox pulled web's reply and wrote its ledger entry
+        try:
+            return [k for k in await ledger.keys() if k.startswith(f"{item.id}.reply.")]
+        except Exception:  # noqa: BLE001 - nats-py raises NoKeysError on an empty bucket
+            return []
+    (reply_key,) = await until(reply_in_ledger)
+
+    # deliver: no team queue, no item, no inbox state, no other stage's consumer, no stream deletion
+    assert await denied(djs.publish(names.queue_subject("platform", "x"), b"{}", timeout=0.5))
+    assert await denied(djs.publish(names.event_subject("native", "x"), b"{}", timeout=0.5))
+    assert await denied(djs.publish(f"$KV.{names.ITEM_STATE_BUCKET}.x", b"{}", timeout=0.5))
+    assert await denied(asyncio.wait_for(djs.pull_subscribe(
+        names.all_stream_filter(names.ENRICHED), durable=names.ROUTE_CONSUMER, stream=names.ENRICHED), 0.7))
+    assert await denied(asyncio.wait_for(djs.delete_stream(names.OUTBOX), 0.7))
+    # web: no item into the pipeline, no queue, no delivery-ledger or account key, no deliver consumer
+    assert await denied(wjs.publish(names.event_subject("native", "x"), b"{}", timeout=0.5))
+    assert await denied(wjs.publish(names.queue_subject("platform", "x"), b"{}", timeout=0.5))
+    assert await denied(asyncio.wait_for((await wjs.key_value(names.DELIVERIES_BUCKET)).delete(reply_key), 0.7))
+    assert await denied(asyncio.wait_for((await wjs.key_value(names.ACCOUNTS_BUCKET)).put("id.x", b"{}"), 0.7))
+    assert await denied(asyncio.wait_for(wjs.delete_consumer(names.QUEUES, names.DELIVER_QUEUES_CONSUMER), 0.7))
+    stolen = await wjs.pull_subscribe(  # binds (consumer info is readable), but pulling from it is refused
+        names.all_stream_filter(names.QUEUES), durable=names.DELIVER_QUEUES_CONSUMER, stream=names.QUEUES)
+    assert await denied(stolen.fetch(1, timeout=0.5))
+    assert await until(lambda: _said(web_errors, "msg.next.sb_queues.deliver-queues"), 5), web_errors.seen
+    # pm-reader: reads the inbox states (`inbox TEAM`), changes none, and leaves deliver's consumers alone
+    reader = await as_user(url, "pm-reader", passwords)
+    rjs = reader.jetstream()
+    states = await read_subjects(rjs, names.kv_stream(names.ITEM_STATE_BUCKET), [names.kv_filter(names.ITEM_STATE_BUCKET)])
+    assert len(states) == 1
+    assert await denied(rjs.publish(f"$KV.{names.ITEM_STATE_BUCKET}.{item.id}", b"{}", timeout=0.5))
+    assert await denied(asyncio.wait_for(rjs.delete_consumer(names.QUEUES, names.DELIVER_QUEUES_CONSUMER), 0.7))
+    assert await denied(asyncio.wait_for(rjs.add_consumer(names.QUEUES, ConsumerConfig(
+        name=names.DELIVER_QUEUES_CONSUMER, filter_subject="sb.queue.nowhere.>")), 0.7))
+
+    await ajs.consumer_info(names.QUEUES, names.DELIVER_QUEUES_CONSUMER)  # still there
+    assert (await ledger.get(reply_key)).value
+    assert (await ajs.stream_info(names.EVENTS)).state.messages == 0
+    assert (await ajs.stream_info(names.QUEUES)).state.messages == 1
+    stop.set()
+    await feed.stop()
+    await asyncio.wait_for(task, 30)
+    for c in (admin, deliver, web, reader):
         await c.close()
 
 
