@@ -237,9 +237,13 @@ async def test_deliver_and_web_run_under_their_users_and_touch_nothing_else(secu
     await store.change(item, "claim", Actor("ops@example.com", "Ops"), {})
     await store.change(item, "resolve", Actor("ops@example.com", "Ops"), {"note": "fixed in 2.3", "reply": True})
     assert (await ajs.stream_info(names.ACTIVITY)).state.messages == 2
-    # one reply in the outbox (the example config's scheduled insights digest may sit beside it: deliver, under
-    # its own user, takes the digest lease and publishes it at start — which this also shows works)
+    # one reply in the outbox; beside it, the example config's scheduled insights digest, which deliver took the
+    # lease for and published under its own user at start (the current slot is sent on a first start)
     assert len(await read_subjects(ajs, names.OUTBOX, [f"{names.OUTBOX_PREFIX}.reply.>"])) == 1
+
+    async def digest_published() -> bool:
+        return bool(await read_subjects(ajs, names.OUTBOX, [f"{names.OUTBOX_PREFIX}.digest.insights.>"]))
+    assert await until(digest_published)
     ledger = await deliveries_bucket(ajs, Settings())
 
     async def reply_in_ledger() -> list[str]:  # deliver-outbox pulled web's reply and wrote its ledger entry
