@@ -11,6 +11,7 @@ import pytest
 from nats.aio.client import Client
 
 from services.common.embedded import EmbeddedNats
+from tests.fake_tool import FakeTool
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "examples" / "config"
@@ -20,6 +21,14 @@ SHARED = ROOT.parent / "shared"
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
     server = EmbeddedNats(tmp_path / "nats").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tool() -> Iterator[FakeTool]:
+    """A local HTTP server that behaves like a tool's API (tests/fake_tool.py), for outbound calls."""
+    server = FakeTool().start()
     yield server
     server.stop()
 

@@ -85,10 +85,7 @@ class TeamsFile(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> "TeamsFile":
-        ids = [t.id for t in self.teams]
-        dupes = {i for i in ids if ids.count(i) > 1}
-        if dupes:
-            raise ValueError(f"team ids used twice: {sorted(dupes)}")
+        _no_repeats([t.id for t in self.teams], "team ids")
         return self
 
     def team(self, team_id: str | None) -> TeamConfig:
@@ -123,8 +120,11 @@ class UsersFile(_Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> "UsersFile":
-        emails = [u.email for u in self.users]
-        dupes = {e for e in emails if emails.count(e) > 1}
-        if dupes:
-            raise ValueError(f"user e-mails used twice: {sorted(dupes)}")
+        _no_repeats([u.email for u in self.users], "user e-mails")
         return self
+
+
+def _no_repeats(values: list[str], what: str) -> None:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{what} used twice: {repeated}")

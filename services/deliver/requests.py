@@ -60,6 +60,13 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+def _basic_pair(env: Mapping[str, str], reply: ReplyConfig, kind: str, shape: str) -> str:
+    """HTTP Basic from a `user:secret` credentials variable (zendesk `email/token:API_TOKEN`, jira `email:API_TOKEN`)."""
+    credentials = _env(env, reply.credentials, f"{kind} reply.credentials")
+    if ":" not in credentials:
+        raise BadTarget(f"{kind} reply.credentials: {reply.credentials} must hold `{shape}`")
+    return _basic(*credentials.split(":", 1))
+
 URL_RE = re.compile(r"https?://[^\s<>\"']+")
 
 
@@ -82,10 +89,7 @@ def zendesk(item: Item, reply: ReplyConfig, env: Mapping[str, str], text: str, m
     ticket = _attr(item, "ticket_id")
     if not ticket:
         raise NoTarget("zendesk item without a ticket id")
-    credentials = _env(env, reply.credentials, "zendesk reply.credentials")
-    if ":" not in credentials:
-        raise BadTarget(f"zendesk reply.credentials: {reply.credentials} must hold `email/token:API_TOKEN`")
-    auth = _basic(*credentials.split(":", 1))
+    auth = _basic_pair(env, reply, "zendesk", "email/token:API_TOKEN")
     base = f"{reply.url}/api/v2/tickets/{quote(ticket, safe='')}"
     return OutboundRequest(
         kind="zendesk", method="PUT", url=f"{base}.json",
@@ -125,10 +129,7 @@ def jira(item: Item, reply: ReplyConfig, env: Mapping[str, str], text: str, mark
     key = _attr(item, "issue_key", "issue_id")
     if not key:
         raise NoTarget("jira item without an issue key")
-    credentials = _env(env, reply.credentials, "jira reply.credentials")
-    if ":" not in credentials:
-        raise BadTarget(f"jira reply.credentials: {reply.credentials} must hold `email:API_TOKEN`")
-    auth = _basic(*credentials.split(":", 1))
+    auth = _basic_pair(env, reply, "jira", "email:API_TOKEN")
     url = f"{reply.url}/rest/api/2/issue/{quote(key, safe='')}/comment"
     return OutboundRequest(kind="jira", method="POST", url=url, body={"body": text}, auth=auth,
                            lookup=Lookup(f"{url}?orderBy=-created&maxResults=100", marker, auth=auth))

@@ -8,7 +8,7 @@ import asyncio
 import json
 import time
 from datetime import UTC, datetime, timedelta
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator
 
 import pytest
 from nats.aio.client import Client
@@ -30,13 +30,6 @@ from tests.fake_tool import FakeTool
 from tests.unit.test_deliver_requests import ENV, item_from_sample
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def tool() -> Iterator[FakeTool]:
-    server = FakeTool().start()
-    yield server
-    server.stop()
 
 
 def settings() -> Settings:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Iterator
 
 import pytest
 from nats.aio.client import Client
@@ -31,13 +30,6 @@ pytestmark = pytest.mark.integration
 
 HOOK_PATH = "/services/T0/B0/digest-secret"
 EVERY = "daily 00:00"
-
-
-@pytest.fixture
-def tool() -> Iterator[FakeTool]:
-    server = FakeTool().start()
-    yield server
-    server.stop()
 
 
 def settings() -> Settings:

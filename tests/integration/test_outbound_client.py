@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Iterator
 
 import pytest
 
@@ -23,13 +22,6 @@ pytestmark = pytest.mark.integration
 FAST = OutboundSettings(connect_timeout_s=1.0, read_timeout_s=0.5, budget_s=5.0, max_response_bytes=64 * 1024,
                         backoff_base_s=0.05, backoff_max_s=0.2)
 MARKER = "[sb:it0123456789abcdef012345:answer]"
-
-
-@pytest.fixture
-def tool() -> Iterator[FakeTool]:
-    server = FakeTool().start()
-    yield server
-    server.stop()
 
 
 def client(settings: OutboundSettings = FAST, retries: list[str] | None = None) -> OutboundClient:
