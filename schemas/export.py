@@ -11,6 +11,7 @@ from schemas.delivery import Delivery
 from schemas.inbox import ActivityEvent, ItemState
 from schemas.item import SCHEMA_VERSION, DeadLetter, Item
 from schemas.outbox import Feedback, Reply
+from schemas.theme import Theme, ThemeReport
 from services.common import names
 
 HERE = Path(__file__).parent
@@ -20,6 +21,8 @@ ASYNCAPI_FILE = HERE / "asyncapi.json"
 MODELS = {"item": Item, "dead_letter": DeadLetter, "reply": Reply, "feedback": Feedback,
           "activity": ActivityEvent, "item_state": ItemState}
 MODELS["delivery"] = Delivery  # KV sb_deliveries values (the delivery ledger), not a channel
+MODELS["theme"] = Theme  # KV sb_themes values t.<id> (contract 7), not a channel
+MODELS["theme_report"] = ThemeReport  # one row of `switchboard themes --json`
 
 CHANNELS = [
     # (channel id, address, stream, message, who publishes, description)

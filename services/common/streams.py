@@ -81,6 +81,7 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     await deliveries_bucket(js, settings)
     await item_state_bucket(js, settings)
     await config_bucket(js, settings)
+    await themes_bucket(js, settings)
 
 
 async def _bucket(
@@ -140,6 +141,14 @@ async def config_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
     back to; `current` names the version running workers use."""
     return await _bucket(
         js, settings, names.CONFIG_BUCKET, "Config versions: v.<version> = folder files (JSON), current = live version",
+    )
+
+
+async def themes_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+    """Themes (contract 7), shared by every enrich process: each change is a compare-and-set on the revision.
+    Never expires: a theme outlives the items in the streams, and merged themes point at their survivors."""
+    return await _bucket(
+        js, settings, names.THEMES_BUCKET, "Themes: t.<id> = Theme JSON, a.<area> = the area's live theme ids",
     )
 
 
