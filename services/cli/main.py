@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "services.cli.rules",  # rules test, rules backtest
     "services.cli.publish",  # config publish, config versions, config rollback
     "services.cli.web",  # web (the PM inbox)
+    "services.cli.themes",  # themes, themes rename, themes merge
 ]
 
 for _name in COMMAND_MODULES:

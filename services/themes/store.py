@@ -133,7 +133,6 @@ async def merge(kv: KeyValue, merged_id: str, into_id: str, now: datetime) -> Th
     survivor = await cas_theme(kv, survivor_id, lambda s: absorb(s, merged, now))
     await cas_index(kv, merged.area, lambda ix: ix.model_copy(update={"ids": [i for i in ix.ids if i != merged_id]})
                     if merged_id in ix.ids else None)
-    log.info("theme.merged", merged=merged_id, into=survivor_id, items=survivor.items, label=survivor.label)
     return survivor
 
 
@@ -293,5 +292,6 @@ class ThemeStore:
             return theme
         self.cache.discard(merged.id)
         self.cache.apply(result)
+        log.info("theme.merged", merged=merged.id, into=result.id, items=result.items, label=result.label, why="drift")
         return result
 
