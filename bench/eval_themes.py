@@ -23,6 +23,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import nats
 import numpy as np
@@ -43,10 +44,10 @@ SEED = 11
 AREA = "unknown"
 
 
-def pick(data: Path, intents: int) -> list[tuple[str, str]]:
+def pick(data: Path, intents: int, seed: int = SEED) -> list[tuple[str, str]]:
     with (data / "test.csv").open(newline="", encoding="utf-8") as fh:
         rows = [(r["text"].strip(), r["category"]) for r in csv.DictReader(fh)]
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
     chosen = set(rng.sample(sorted({c for _, c in rows}), intents))
     picked = [r for r in rows if r[1] in chosen]
     rng.shuffle(picked)
@@ -102,27 +103,16 @@ def store_theme(theme_id: str) -> Theme:
     return Theme(id=theme_id, area=AREA, label="", encoder="bench", dim=0, centroid="", created_at=now, updated_at=now)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--intents", type=int, default=20)
-    parser.add_argument("--accounts", type=int, default=50)
-    args = parser.parse_args(argv)
-    single_threaded_blas()  # as in enrich (Judge.from_config): small matrices, no spinning BLAS threads
-    if not (args.data / "test.csv").is_file():
-        print(f"themes eval: skipped ({args.data} not found)")
-        return 0
-    try:
-        encoder: Encoder = load_model()
-    except ModelUnavailable as exc:
-        print(f"themes eval: skipped (model unavailable: {exc})")
-        return 0
-    rows = pick(args.data, args.intents)
-    rng = random.Random(SEED)
-    arr = {f"acct-{n:02d}": float(rng.choice([5, 12, 25, 40, 80, 150, 300]) * 1000 + n) for n in range(args.accounts)}
+def run_one(encoder: Encoder, data: Path, intents: int, n_accounts: int, seed: int) -> dict[str, Any]:
+    """One run: the intents and the accounts drawn with `seed`; the themes scored; arr checked exactly."""
+    rows = pick(data, intents, seed)
+    rng = random.Random(seed)
+    arr = {f"acct-{n:02d}": float(rng.choice([5, 12, 25, 40, 80, 150, 300]) * 1000 + n) for n in range(n_accounts)}
     accounts = list(arr)
-    members = [Member(item_id=f"it{n}", text=text, account_id=rng.choice(accounts), arr=None) for n, (text, _) in enumerate(rows)]
-    members = [Member(m.item_id, m.text, m.account_id, arr[m.account_id or ""]) for m in members]
+    members = []
+    for n, (text, _) in enumerate(rows):
+        account = rng.choice(accounts)
+        members.append(Member(item_id=f"it{n}", text=text, account_id=account, arr=arr[account]))
     start = time.perf_counter()
     vectors = encoder.encode([m.text for m in members])
     encode_s = time.perf_counter() - start
@@ -134,25 +124,54 @@ def main(argv: list[str] | None = None) -> int:
             assign_s = time.perf_counter() - start
         finally:
             server.stop()
-    intents = [c for _, c in rows]
-    h, c, v = v_measure(intents, clusters)
-    ari = adjusted_rand_index(intents, clusters)
+    labels = [c for _, c in rows]
+    h, c, v = v_measure(labels, clusters)
     expected: dict[str, dict[str, float]] = {}
     for m, theme_id in zip(members, clusters):
         expected.setdefault(theme_id, {})[m.account_id or ""] = arr[m.account_id or ""]
     wrong = [t for t, th in themes.items() if th.arr != sum(expected[t].values()) or th.items != clusters.count(t)]
-    cost = assignment_cost(vectors.shape[1])
-    print(f"themes on BANKING77: {len(rows)} items, {args.intents} intents, {args.accounts} accounts, encoder {encoder.name}")
-    print(f"  themes: {len(themes)} (intents: {args.intents}); homogeneity {h:.3f}, completeness {c:.3f}")
-    print(f"  V-measure {v:.3f} (target >= 0.75), adjusted Rand index {ari:.3f}")
-    print(f"  arr exact: {len(themes) - len(wrong)}/{len(themes)} themes (sum over distinct accounts; items counted too)")
+    return {"seed": seed, "items": len(rows), "themes": themes, "h": h, "c": c, "v": v,
+            "ari": adjusted_rand_index(labels, clusters), "wrong": wrong, "dim": vectors.shape[1],
+            "encode_ms": 1000 * encode_s / len(rows), "assign_ms": 1000 * assign_s / len(rows)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--intents", type=int, default=20)
+    parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument("--seeds", default="11,1,2,3,4", help="one run per seed (which intents, which accounts)")
+    args = parser.parse_args(argv)
+    single_threaded_blas()  # as in enrich (Judge.from_config): small matrices, no spinning BLAS threads
+    if not (args.data / "test.csv").is_file():
+        print(f"themes eval: skipped ({args.data} not found)")
+        return 0
+    try:
+        encoder: Encoder = load_model()
+    except ModelUnavailable as exc:
+        print(f"themes eval: skipped (model unavailable: {exc})")
+        return 0
+    runs = [run_one(encoder, args.data, args.intents, args.accounts, int(s)) for s in args.seeds.split(",")]
+    print(f"themes on BANKING77: test texts of {args.intents} intents per run as feedback from {args.accounts} accounts, "
+          f"one area, encoder {encoder.name}")
+    print("  seed  items  themes  homogeneity  completeness  V-measure  ARI    arr exact")
+    for r in runs:
+        n = len(r["themes"])
+        print(f"  {r['seed']:>4}  {r['items']:>5}  {n:>6}  {r['h']:>11.3f}  {r['c']:>12.3f}  {r['v']:>9.3f}  {r['ari']:.3f}"
+              f"  {n - len(r['wrong'])}/{n}")
+    vs = [r["v"] for r in runs]
+    print(f"  V-measure mean {np.mean(vs):.3f}, min {min(vs):.3f} (target >= 0.75); adjusted Rand index mean "
+          f"{np.mean([r['ari'] for r in runs]):.3f}; arr exact in every theme of every run: {not any(r['wrong'] for r in runs)}")
+    cost = assignment_cost(runs[0]["dim"])
     print(f"  assignment with 5,000 themes in the area (target p95 <= 1 ms): CPU p50 {cost['cpu_p50']:.3f} ms, "
           f"p95 {cost['cpu_p95']:.3f} ms; wall p50 {cost['wall_p50']:.3f} ms, p95 {cost['wall_p95']:.3f} ms "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-    print(f"  end to end: encode {1000 * encode_s / len(rows):.2f} ms/item, assign via KV (CAS) {1000 * assign_s / len(rows):.2f} ms/item")
-    for t in sorted(themes.values(), key=lambda t: -t.items)[:8]:
+    print(f"  end to end (seed {runs[0]['seed']}): encode {runs[0]['encode_ms']:.2f} ms/item (the judge does this once "
+          f"anyway), assign through KV with compare-and-set {runs[0]['assign_ms']:.2f} ms/item")
+    print("  largest themes (seed %d):" % runs[0]["seed"])
+    for t in sorted(runs[0]["themes"].values(), key=lambda t: -t.items)[:8]:
         print(f"    {t.items:4d} items {len(t.accounts):3d} accounts ${t.arr:>11,.0f}  {t.label}")
-    return 0 if v >= 0.75 and not wrong else 1
+    return 0 if min(vs) >= 0.75 and not any(r["wrong"] for r in runs) else 1
 
 
 if __name__ == "__main__":

@@ -106,3 +106,12 @@ def test_labels_prefer_shared_bigrams_and_skip_stop_words() -> None:
     assert label_of(["the and of"]) == ""
     assert label_of([]) == ""
     assert len(label_of(["export reports csv pdf excel xml"]).split()) <= 3
+
+
+def test_labels_group_word_forms_and_do_not_repeat_parts() -> None:
+    label = label_of(["Can we schedule dashboards by email?", "Scheduled dashboard emails please",
+                      "email a scheduled dashboard weekly"])
+    assert label.split()[:2] in (["scheduled", "dashboard"], ["dashboard", "email"], ["scheduled", "dashboards"])
+    assert len(set(label.split())) == len(label.split())
+    words = label_of(["how to verify my top-up", "verify top-up fails", "top up verification"]).split()
+    assert "top-up" in words and "top" not in words
