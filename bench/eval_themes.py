@@ -36,7 +36,8 @@ from services.enrich.encoder import Encoder, ModelUnavailable, load_model
 from services.enrich.matcher import single_threaded_blas
 from schemas.theme import Theme
 from services.themes.clustering import Member, drift_check_due, encode_vector, unit
-from services.themes.store import ThemeStore, resolve
+from services.themes.entries import resolve
+from services.themes.store import ThemeStore
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "banking77"

@@ -23,7 +23,7 @@ from services.common.streams import themes_bucket
 from services.config.teams import duration_seconds
 from services.themes.catalog import load_themes
 from services.themes.report import Directory, theme_reports
-from services.themes.store import UnknownTheme, merge, rename
+from services.themes.entries import UnknownTheme, merge, rename
 
 themes_app = typer.Typer(help="Themes: similar feedback across sources and accounts (contract 7).",
                          invoke_without_command=True, no_args_is_help=False)

@@ -4,6 +4,7 @@ different encoders are never compared)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import numpy as np
@@ -30,10 +31,15 @@ class Theming:
     def __init__(self, kv: KeyValue) -> None:
         self.kv = kv
         self._stores: dict[tuple[str, int], ThemeStore] = {}
+        self._lock = asyncio.Lock()
 
     async def store(self, encoder: str, dim: int) -> ThemeStore:
         key = (encoder, dim)
-        if key not in self._stores:
+        if key in self._stores:
+            return self._stores[key]
+        async with self._lock:  # the first items of a batch arrive together: load the themes once
+            if key in self._stores:
+                return self._stores[key]
             store = ThemeStore(self.kv, encoder, dim)
             await store.start()
             for old in self._stores.values():
@@ -45,10 +51,23 @@ class Theming:
         self, encoder: str, item: Item, text: str, account: Account | None, judgement: Judgement,
         vector: np.ndarray, now: datetime,
     ) -> ThemeRef:
-        store = await self.store(encoder, int(vector.shape[0]))
-        area = judgement.area.id if judgement.area else UNKNOWN
-        theme = await store.assign(area, vector, member_of(item, text, account), now)
-        return theme_ref(theme)
+        [ref] = await self.assign_batch(encoder, [(item, text, account, judgement)], vectors=vector[None, :], now=now)
+        if isinstance(ref, BaseException):
+            raise ref
+        return ref
+
+    async def assign_batch(
+        self, encoder: str, batch: list[tuple[Item, str, Account | None, Judgement]], vectors: np.ndarray,
+        now: datetime,
+    ) -> list[ThemeRef | BaseException]:
+        """Each item's theme (as of its own join), or the error that kept it from one (the item is retried)."""
+        if not batch:
+            return []
+        store = await self.store(encoder, int(vectors.shape[1]))
+        requests = [(judgement.area.id if judgement.area else UNKNOWN, vectors[row], member_of(item, text, account))
+                    for row, (item, text, account, judgement) in enumerate(batch)]
+        themes = await store.assign_batch(requests, now)
+        return [t if isinstance(t, BaseException) else theme_ref(t) for t in themes]
 
     async def close(self) -> None:
         for store in self._stores.values():

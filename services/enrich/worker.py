@@ -110,17 +110,18 @@ class EnrichHandler:
 
     async def _themes(self, judge: Judge, indexes: list[int], items: dict[int, Item], accounts: dict[int, Account | None],
                       judgements: dict[int, Judgement], vectors, results: list[BaseException | None]) -> dict[int, ThemeRef]:  # type: ignore[no-untyped-def]
-        """Each judged item's theme, in order (one compare-and-set each); a failure retries the item later."""
-        themes: dict[int, ThemeRef] = {}
+        """Each judged item's theme, from the judge's vectors (items of one theme join it in one compare-and-set).
+        An item whose theme could not be written is retried later (its error goes to the consumer)."""
         if self.theming is None:
-            return themes
-        now = datetime.now(UTC)
-        for row, i in enumerate(indexes):
-            try:
-                themes[i] = await self.theming.assign(judge.encoder.name, items[i], text_of(items[i]), accounts.get(i),
-                                                      judgements[i], vectors[row], now)
-            except Exception as exc:  # noqa: BLE001 - classified by the consumer (KV trouble is transient)
-                results[i] = exc
+            return {}
+        batch = [(items[i], text_of(items[i]), accounts.get(i), judgements[i]) for i in indexes]
+        refs = await self.theming.assign_batch(judge.encoder.name, batch, vectors, datetime.now(UTC))
+        themes: dict[int, ThemeRef] = {}
+        for i, ref in zip(indexes, refs, strict=True):
+            if isinstance(ref, BaseException):
+                results[i] = ref
+            else:
+                themes[i] = ref
         return themes
 
     async def _publish(self, item: Item) -> None:

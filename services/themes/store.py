@@ -2,22 +2,22 @@
 entry's revision, retried on conflict, so the processes build one set of themes instead of forking it.
 
 - Joining a theme: read `t.<id>`, apply `clustering.join`, update with `last=revision`; a conflict re-reads.
+  In a batch, the items that choose the same theme join it in one compare-and-set (`assign_batch`).
 - Creating a theme: a compare-and-set of the area's index `a.<area>` first. A process that loses that race
   re-reads the index, loads the themes it had not seen, and decides again — so it joins the theme the winner
   just created instead of creating a duplicate of it.
-- Merging (drift or `switchboard themes merge`): the merged theme is marked `merged_into` first (nobody joins it
-  after that: a joiner follows the pointer), then the survivor absorbs it once (`absorbed` makes it idempotent),
-  then it leaves the area's index. Items keep their theme id; reports resolve it through the pointer.
+- Merging when two centroids drift together: `services.themes.entries.merge` (also `switchboard themes merge`).
+
+The entries and their compare-and-set primitives are in `services.themes.entries`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 
 import numpy as np
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from schemas.theme import AreaIndex, Theme
@@ -25,115 +25,15 @@ from services.common import names
 from services.common.logging import get_logger
 from services.themes.cache import CentroidCache
 from services.themes.clustering import (
-    MERGE_THRESHOLD, Member, absorb, decode_vector, drift_check_due, join, join_threshold, nearest, new_theme, survivor_of, unit,
+    MERGE_THRESHOLD, Member, decode_vector, drift_check_due, join, join_threshold, nearest, new_theme, survivor_of, unit,
+)
+from services.themes.entries import (
+    MAX_ATTEMPTS, MAX_HOPS, ThemeConflict, UnknownTheme, cas_index, merge, read_theme, resolve,
 )
 
 log = get_logger("switchboard.themes")
 
-MAX_ATTEMPTS = 50  # compare-and-set retries before giving up (a transient error: the item is redelivered)
-MAX_HOPS = 16  # merged_into pointers followed
 MISSING_WAIT_S = 1.0  # how long an id in an area's index may lack its entry (its creator is writing it)
-
-
-class ThemeConflict(RuntimeError):
-    """Too many concurrent changes to one theme; the caller retries later."""
-
-
-class UnknownTheme(KeyError):
-    pass
-
-
-async def read_theme(kv: KeyValue, theme_id: str) -> tuple[Theme, int] | None:
-    try:
-        entry = await kv.get(names.theme_key(theme_id))
-    except KeyNotFoundError:
-        return None
-    if entry.value is None:
-        return None
-    return Theme.model_validate_json(entry.value), entry.revision or 0
-
-
-async def resolve(kv: KeyValue, theme_id: str) -> tuple[Theme, int] | None:
-    """The theme an id stands for now (following merge pointers), with its revision."""
-    for _ in range(MAX_HOPS):
-        found = await read_theme(kv, theme_id)
-        if found is None or found[0].merged_into is None:
-            return found
-        theme_id = found[0].merged_into
-    return None
-
-
-async def cas_theme(kv: KeyValue, theme_id: str, change: Callable[[Theme], Theme | None]) -> Theme:
-    """Apply `change` to the current entry with compare-and-set, retrying on conflict. `change` returning
-    None (or the same object) writes nothing."""
-    for _ in range(MAX_ATTEMPTS):
-        found = await read_theme(kv, theme_id)
-        if found is None:
-            raise UnknownTheme(theme_id)
-        theme, revision = found
-        updated = change(theme)
-        if updated is None or updated is theme:
-            return theme
-        try:
-            await kv.update(names.theme_key(theme_id), updated.model_dump_json().encode(), last=revision)
-            return updated
-        except KeyWrongLastSequenceError:
-            continue
-    raise ThemeConflict(theme_id)
-
-
-async def cas_index(kv: KeyValue, area: str, change: Callable[[AreaIndex], AreaIndex | None]) -> AreaIndex:
-    key = names.theme_area_key(area)
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            entry = await kv.get(key)
-            index, revision = AreaIndex.model_validate_json(entry.value or b"{}"), entry.revision or 0
-        except KeyNotFoundError:
-            index, revision = AreaIndex(area=area), 0
-        updated = change(index)
-        if updated is None:
-            return index
-        try:
-            payload = updated.model_dump_json().encode()
-            if revision == 0:
-                await kv.create(key, payload)
-            else:
-                await kv.update(key, payload, last=revision)
-            return updated
-        except KeyWrongLastSequenceError:
-            continue
-    raise ThemeConflict(area)
-
-
-async def rename(kv: KeyValue, theme_id: str, label: str, now: datetime) -> Theme:
-    current = await resolve(kv, theme_id)
-    if current is None:
-        raise UnknownTheme(theme_id)
-    return await cas_theme(kv, current[0].id, lambda t: t.model_copy(
-        update={"label": label, "label_fixed": True, "updated_at": now}))
-
-
-async def merge(kv: KeyValue, merged_id: str, into_id: str, now: datetime) -> Theme:
-    """Merge theme `merged_id` into `into_id` (the survivor); returns the survivor. Safe to repeat."""
-    into = await resolve(kv, into_id)
-    if into is None:
-        raise UnknownTheme(into_id)
-    survivor_id = into[0].id
-    if survivor_id == merged_id:
-        raise ValueError(f"{merged_id} is already {into_id}")
-
-    def mark(theme: Theme) -> Theme | None:
-        if theme.merged_into == survivor_id:
-            return None
-        if theme.merged_into is not None:
-            raise ValueError(f"{merged_id} was already merged into {theme.merged_into}")
-        return theme.model_copy(update={"merged_into": survivor_id, "updated_at": now})
-
-    merged = await cas_theme(kv, merged_id, mark)
-    survivor = await cas_theme(kv, survivor_id, lambda s: absorb(s, merged, now))
-    await cas_index(kv, merged.area, lambda ix: ix.model_copy(update={"ids": [i for i in ix.ids if i != merged_id]})
-                    if merged_id in ix.ids else None)
-    return survivor
 
 
 class ThemeStore:
@@ -145,6 +45,7 @@ class ThemeStore:
         self.cache = CentroidCache(encoder, dim)
         self.threshold = join_threshold(encoder)
         self._watch: asyncio.Task[None] | None = None
+        self._creating: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
         """Load every theme and keep the cache fresh with a KV watch (returns once the load is done)."""
@@ -197,32 +98,93 @@ class ThemeStore:
     async def assign(self, area: str, vector: np.ndarray, member: Member, now: datetime) -> Theme:
         vector = unit(np.asarray(vector, dtype=np.float32))
         for _ in range(MAX_ATTEMPTS):
-            known = set(self.cache.seen)  # the themes this choice is made against
             chosen = self.choose(area, vector)
             if chosen is not None:
                 theme = await self._join(chosen, vector, member, now)
                 if theme is not None:
                     return await self._merge_if_drifted(theme)
                 continue
-            created = await self._create(area, vector, member, now, known)
+            # One creation per area at a time in this process (other processes are held off by the index CAS):
+            # a concurrent item of the same new topic then joins the theme instead of racing to create one.
+            async with self._creating.setdefault(area, asyncio.Lock()):
+                known = set(self.cache.seen)  # the themes this choice is made against
+                if self.choose(area, vector) is not None:
+                    continue
+                created = await self._create(area, vector, member, now, known)
             if created is not None:
                 return created
         raise ThemeConflict(area)
 
+    async def assign_batch(self, requests: list[tuple[str, np.ndarray, Member]], now: datetime) -> list[Theme | BaseException]:
+        """Assign a batch: the items choosing the same theme join it in ONE compare-and-set (each item gets the
+        theme as of its own join, in batch order); themes are written concurrently; items that start a new theme
+        go one by one after them (a later item of the same new topic then joins it)."""
+        results: list[Theme | BaseException | None] = [None] * len(requests)
+        vectors = [unit(np.asarray(v, dtype=np.float32)) for _, v, _ in requests]
+        groups: dict[str, list[int]] = {}
+        loners: list[int] = []
+        for k, (area, _, _) in enumerate(requests):
+            chosen = self.choose(area, vectors[k])
+            (groups.setdefault(chosen, []) if chosen is not None else loners).append(k)
+
+        async def group(theme_id: str, ks: list[int]) -> None:
+            try:
+                joined = await self._join_many(theme_id, [(vectors[k], requests[k][2]) for k in ks], now)
+            except Exception as exc:  # noqa: BLE001 - each item of the group is retried by the consumer
+                joined, error = None, exc
+            else:
+                error = None
+            if joined is None:
+                for k in ks:
+                    if error is None:
+                        loners.append(k)  # the theme is gone: decide again
+                    else:
+                        results[k] = error
+                return
+            for k, theme in zip(ks, joined, strict=True):
+                results[k] = theme
+            if any(drift_check_due(t.items) for t in joined):
+                await self._merge_if_drifted(joined[-1])
+
+        await asyncio.gather(*(group(t, ks) for t, ks in groups.items()))
+        for k in sorted(loners):
+            area, _, member = requests[k]
+            try:
+                results[k] = await self.assign(area, vectors[k], member, now)
+            except Exception as exc:  # noqa: BLE001
+                results[k] = exc
+        return [r if r is not None else ThemeConflict("unassigned") for r in results]
+
+    async def _join_many(self, theme_id: str, members: list[tuple[np.ndarray, Member]], now: datetime) -> list[Theme] | None:
+        """Join several items to one theme in one compare-and-set; the theme after each item's join, in order.
+        Follows a merged theme to its survivor; None when the theme is gone."""
+        for _ in range(MAX_ATTEMPTS + MAX_HOPS):
+            found = await read_theme(self.kv, theme_id)
+            if found is None:
+                self.cache.discard(theme_id)
+                return None
+            theme, revision = found
+            if theme.merged_into is not None:
+                self.cache.apply(theme)
+                theme_id = theme.merged_into
+                continue
+            steps, current = [], theme
+            for vector, member in members:
+                current = join(current, vector, member, now)
+                steps.append(current)
+            if current is theme:  # every one of them was a redelivery
+                return steps
+            try:
+                await self.kv.update(names.theme_key(theme_id), current.model_dump_json().encode(), last=revision)
+            except KeyWrongLastSequenceError:
+                continue
+            self.cache.apply(current)
+            return steps
+        raise ThemeConflict(theme_id)
+
     async def _join(self, theme_id: str, vector: np.ndarray, member: Member, now: datetime) -> Theme | None:
-        current = await resolve(self.kv, theme_id)
-        if current is None:
-            self.cache.discard(theme_id)
-            return None
-        try:
-            theme = await cas_theme(self.kv, current[0].id, lambda t: None if t.merged_into else join(t, vector, member, now))
-        except UnknownTheme:
-            return None
-        if theme.merged_into is not None:  # merged meanwhile: decide again
-            self.cache.apply(theme)
-            return None
-        self.cache.apply(theme)
-        return theme
+        joined = await self._join_many(theme_id, [(vector, member)], now)
+        return joined[-1] if joined else None
 
     async def _create(self, area: str, vector: np.ndarray, member: Member, now: datetime, known: set[str]) -> Theme | None:
         """A new theme, or None when the area's index holds themes the choice did not know (decide again)."""

@@ -17,7 +17,8 @@ from services.common.html import CONTENT_SECURITY_POLICY
 from services.common.settings import Settings
 from services.common.streams import ensure_streams, themes_bucket
 from services.themes.clustering import Member, unit
-from services.themes.store import ThemeStore, rename
+from services.themes.entries import rename
+from services.themes.store import ThemeStore
 from tests.inbox_support import InboxServer, bearer, queued_item
 
 pytestmark = pytest.mark.integration

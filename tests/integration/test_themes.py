@@ -22,7 +22,8 @@ from services.common.streams import ensure_streams, themes_bucket
 from services.config.loader import load_config
 from services.enrich.worker import run_enrich
 from services.themes.clustering import Member, unit
-from services.themes.store import ThemeStore, merge, read_theme, rename, resolve
+from services.themes.entries import merge, read_theme, rename, resolve
+from services.themes.store import ThemeStore
 from tests.conftest import EXAMPLE_CONFIG
 from tests.integration.test_stages import make_item
 
