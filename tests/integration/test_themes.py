@@ -176,3 +176,31 @@ async def test_two_enrich_workers_on_one_stream_share_one_set_of_themes(nats_ser
         await asyncio.gather(*workers, return_exceptions=True)
         for c in conns:
             await c.close()
+
+
+async def test_a_batch_joins_one_theme_in_one_compare_and_set(nc: Client, tmp_path) -> None:
+    kv = await themes_bucket(nc.jetstream(), Settings(data=tmp_path / "data"))
+    store = ThemeStore(kv, "test", 4)
+    await store.start()
+    x, y = unit(np.array([1, 0, 0, 0], np.float32)), unit(np.array([0, 1, 0, 0], np.float32))
+    first = await store.assign("billing", x, Member("x0", "refund late", "a", 10.0), NOW)
+    writes: list[str] = []
+    update = kv.update
+
+    async def counted(key, value, last=None, **kw):  # type: ignore[no-untyped-def]
+        writes.append(key)
+        return await update(key, value, last=last, **kw)
+
+    kv.update = counted  # type: ignore[method-assign]
+    batch = [("billing", x, Member(f"x{n}", "refund late again", f"acct{n % 2}", 5.0)) for n in range(1, 5)]
+    batch.insert(2, ("billing", y, Member("y0", "dark mode", "b", 1.0)))  # a new topic in the middle
+    batch.append(("billing", x, Member("x2", "refund late again", "acct0", 5.0)))  # a redelivery inside the batch
+    out = await store.assign_batch(batch, NOW)
+    assert [t.items for t in out if not isinstance(t, BaseException) and t.id == first.id] == [2, 3, 4, 5, 5]
+    assert [t.arr for t in out if not isinstance(t, BaseException) and t.id == first.id] == [15.0, 20.0, 20.0, 20.0, 20.0]
+    new = out[2]
+    assert not isinstance(new, BaseException) and new.id != first.id and new.items == 1
+    stored, _ = await read_theme(kv, first.id)  # type: ignore[misc]
+    assert stored.items == 5 and stored.arr == 20.0
+    assert writes.count(names.theme_key(first.id)) == 1  # four joins, one compare-and-set
+    await store.stop()
