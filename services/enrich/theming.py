@@ -47,15 +47,6 @@ class Theming:
             self._stores = {key: store}
         return self._stores[key]
 
-    async def assign(
-        self, encoder: str, item: Item, text: str, account: Account | None, judgement: Judgement,
-        vector: np.ndarray, now: datetime,
-    ) -> ThemeRef:
-        [ref] = await self.assign_batch(encoder, [(item, text, account, judgement)], vectors=vector[None, :], now=now)
-        if isinstance(ref, BaseException):
-            raise ref
-        return ref
-
     async def assign_batch(
         self, encoder: str, batch: list[tuple[Item, str, Account | None, Judgement]], vectors: np.ndarray,
         now: datetime,

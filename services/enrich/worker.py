@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Sequence
 
+import numpy as np
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import ValidationError
@@ -109,7 +110,8 @@ class EnrichHandler:
             )
 
     async def _themes(self, judge: Judge, indexes: list[int], items: dict[int, Item], accounts: dict[int, Account | None],
-                      judgements: dict[int, Judgement], vectors, results: list[BaseException | None]) -> dict[int, ThemeRef]:  # type: ignore[no-untyped-def]
+                      judgements: dict[int, Judgement], vectors: np.ndarray,
+                      results: list[BaseException | None]) -> dict[int, ThemeRef]:
         """Each judged item's theme, from the judge's vectors (items of one theme join it in one compare-and-set).
         An item whose theme could not be written is retried later (its error goes to the consumer)."""
         if self.theming is None:

@@ -115,3 +115,20 @@ def test_labels_group_word_forms_and_do_not_repeat_parts() -> None:
     assert len(set(label.split())) == len(label.split())
     words = label_of(["how to verify my top-up", "verify top-up fails", "top up verification"]).split()
     assert "top-up" in words and "top" not in words
+
+
+def test_choose_and_drift_read_only_the_area_cache() -> None:
+    from services.themes.store import ThemeStore
+
+    store = ThemeStore(kv=None, encoder="m", dim=2)  # type: ignore[arg-type]
+    a = new_theme("billing", vec(1, 0), Member("i1", "refund", None, None), "m", NOW)
+    b = new_theme("billing", vec(0.9, 0.45), Member("i2", "refund late", None, None), "m", NOW)
+    c = new_theme("mobile", vec(0, 1), Member("i3", "crash", None, None), "m", NOW)
+    for t in (a, b, c):
+        store.cache.apply(t)
+    assert store.choose("billing", vec(1, 0.05)) == a.id
+    assert store.choose("billing", vec(0, 1)) is None  # cos to b is 0.45 < 0.62: a new theme (c is another area)
+    assert store.choose("mobile", vec(0.1, 1)) == c.id
+    assert store.choose("unknown", vec(1, 0)) is None
+    assert store.drifted_into(a, vec(0.9, 0.45)) == b.id  # b's centroid is within 0.86 of the moved centroid
+    assert store.drifted_into(a, vec(1, -0.3)) is None
