@@ -217,6 +217,9 @@ def trace(
                 console.print(f"   intent: {item.intent} ({(item.intent_confidence or 0):.2f})")
             if item.kb:
                 console.print(f"   best KB article: {item.kb.article} (score {item.kb.score:.2f})")
+            if item.theme:
+                t = item.theme
+                console.print(f"   theme: {t.label} ({t.id}: {t.items} items, {t.accounts} accounts, ${t.arr:,.0f} ARR)", markup=False)
         elif item.decision:
             d = item.decision
             console.print(f"   rule {d.rule or '(none)'} → {d.action}{' to ' + d.team if d.team else ''}{' [' + d.priority + ']' if d.priority else ''}")

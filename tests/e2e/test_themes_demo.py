@@ -29,3 +29,6 @@ def test_demo_shows_a_theme_of_several_accounts(switchboard: Running) -> None:
     assert all(r["accounts"] <= 2 for r in rows[1:])  # nothing unrelated was lumped in with it
     trace = [switchboard.cli("trace", item_id).stdout for item_id in top["item_ids"]]
     assert any("strategic-theme" in t for t in trace)  # past $500k across 3+ accounts: the strategic desk
+    flat = [" ".join(t.split()) for t in trace]  # the console wraps long lines
+    assert all("theme: " in t and f"({top['id']}:" in t for t in flat)  # trace shows the theme as of each item
+    assert any("5 items, 5 accounts, $991,000 ARR" in t for t in flat)  # the last of the five
