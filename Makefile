@@ -46,6 +46,7 @@ eval: install
 	$(PY) -m bench.eval_forum
 	$(PY) -m bench.eval_calibration
 	$(PY) -m bench.eval_banking77
+	$(PY) -m bench.eval_themes
 
 chaos: install
 	$(PY) -m bench.chaos

@@ -12,6 +12,7 @@ from schemas.digest import DigestMessage, Lease
 from schemas.inbox import ActivityEvent, ItemState
 from schemas.item import SCHEMA_VERSION, DeadLetter, Item
 from schemas.outbox import Feedback, Reply
+from schemas.theme import Theme, ThemeReport
 from services.common import names
 
 HERE = Path(__file__).parent
@@ -23,6 +24,8 @@ MODELS = {"item": Item, "dead_letter": DeadLetter, "reply": Reply, "feedback": F
 MODELS["delivery"] = Delivery  # KV sb_deliveries values (the delivery ledger), not a channel
 MODELS["digest"] = DigestMessage  # sb.outbox.digest.<team>.<slot>
 MODELS["schedule_lease"] = Lease  # KV sb_schedule values (digest leases), not a channel
+MODELS["theme"] = Theme  # KV sb_themes values t.<id> (contract 7), not a channel
+MODELS["theme_report"] = ThemeReport  # one row of `switchboard themes --json`
 
 CHANNELS = [
     # (channel id, address, stream, message, who publishes, description)

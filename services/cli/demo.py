@@ -156,6 +156,7 @@ def _send_and_show(
                 answered.append(item)
     console.print(table)
     console.print("Read a queue with `switchboard inbox TEAM`, answers with `switchboard answers`, one item with `switchboard trace ID`.")
+    console.print("Similar feedback from several accounts shares a theme: `switchboard themes` (ARR affected, each account once).")
     return answered
 
 

@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "services.cli.web",  # web (the PM inbox)
     "services.cli.digest",  # digest
     "services.cli.kb_gaps",  # kb gaps
+    "services.cli.themes",  # themes, themes rename, themes merge
 ]
 
 for _name in COMMAND_MODULES:

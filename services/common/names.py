@@ -64,6 +64,7 @@ CONFIG_BUCKET = "sb_config"  # published config versions: `v.<version>` = the fo
 CONFIG_CURRENT_KEY = "current"
 ITEM_STATE_BUCKET = "sb_item_state"  # PM inbox state per routed item: key = item id, CAS on the revision
 SCHEDULE_BUCKET = "sb_schedule"  # scheduled-digest leases: key = digest.<team>.<slot>, created once (kv.create)
+THEMES_BUCKET = "sb_themes"  # themes (contract 7): t.<theme id> = Theme JSON, a.<area> = its live theme ids; CAS
 
 UNROUTED_TEAM = "unrouted"
 
@@ -244,3 +245,14 @@ def rejected_decision_key(item_id: str) -> str:
     """Decisions-KV key of the re-decision of an answer the asker rejected ("did this help?" -> no); the
     item's first decision (the answer) stays under the plain item id."""
     return f"{kv_token(item_id)}.rejected"
+
+
+def theme_key(theme_id: str) -> str:
+    return "t." + kv_token(theme_id)
+
+
+def theme_area_key(area: str) -> str:
+    return "a." + kv_token(area)
+
+
+THEME_KEYS = "t.>"  # every theme entry (the enrich cache watches them)

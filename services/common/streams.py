@@ -82,6 +82,7 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     await item_state_bucket(js, settings)
     await config_bucket(js, settings)
     await schedule_bucket(js, settings)
+    await themes_bucket(js, settings)
 
 
 async def _bucket(
@@ -150,6 +151,14 @@ async def schedule_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
     return await _bucket(
         js, settings, names.SCHEDULE_BUCKET, "Digest leases: key = digest.<team>.<slot>, value = Lease JSON",
         ttl=max(settings.retention_days, 8) * DAY,
+    )
+
+
+async def themes_bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
+    """Themes (contract 7), shared by every enrich process: each change is a compare-and-set on the revision.
+    Never expires: a theme outlives the items in the streams, and merged themes point at their survivors."""
+    return await _bucket(
+        js, settings, names.THEMES_BUCKET, "Themes: t.<id> = Theme JSON, a.<area> = the area's live theme ids",
     )
 
 

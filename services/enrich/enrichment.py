@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from schemas.item import Account, Item
+from schemas.item import Account, Item, ThemeRef
 
 from services.enrich.judge import Judgement
 
@@ -21,9 +21,12 @@ def needs_judgement(item: Item) -> bool:
 
 
 def enrich_item(
-    item: Item, account: Account | None, judgement: Judgement | None, now: datetime, config_version: str | None = None
+    item: Item, account: Account | None, judgement: Judgement | None, now: datetime, config_version: str | None = None,
+    theme: ThemeRef | None = None,
 ) -> Item:
     update: dict[str, object] = {"account": account, "enriched_at": now, "config_version": config_version}
+    if theme is not None:
+        update["theme"] = theme
     if judgement is not None:
         update.update(
             area=judgement.area,

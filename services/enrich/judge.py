@@ -44,6 +44,7 @@ class Analysis:
     area: Prediction
     intent: Prediction
     kb: Prediction
+    vectors: np.ndarray | None = None  # the one encoding of the texts (themes read it: no second model pass)
 
 
 def area_examples(area: AreaConfig) -> list[str]:
@@ -135,12 +136,19 @@ class Judge:
             area=self.area_head.predict(vectors, keyword_bias(texts, self._patterns)),
             intent=self.intent_head.predict(vectors, form_bias(texts, self.intent_head.labels)),
             kb=self.kb_head.predict(vectors),
+            vectors=vectors,
         )
 
     def judge(self, texts: list[str]) -> list[Judgement]:
         if not texts:
             return []
         return self.judgements(self.analyse(texts))
+
+    def judge_with_vectors(self, texts: list[str]) -> tuple[list[Judgement], np.ndarray]:
+        """The judgements and the vectors they were made from (one row per text), for theme assignment."""
+        analysis = self.analyse(texts)
+        assert analysis.vectors is not None
+        return self.judgements(analysis), analysis.vectors
 
     def judgements(self, analysis: Analysis) -> list[Judgement]:
         return [self._judgement(analysis, i) for i in range(len(analysis.intent.best))]

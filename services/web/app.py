@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from services.common.html import SECURITY_HEADERS
 from services.common.settings import Settings
-from services.common.streams import item_state_bucket
+from services.common.streams import item_state_bucket, themes_bucket
 from services.config.models import Config
 from services.inbox.feed import Feed
 from services.inbox.index import InboxIndex
@@ -27,6 +27,7 @@ from services.web.access import Access, users_from
 from services.web.api import Api
 from services.web.digest import DigestPage
 from services.web.pages import Pages
+from services.web.themes import ThemeCatalog, ThemePages
 
 STATIC = Path(__file__).resolve().parent / "static"
 _HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
@@ -56,6 +57,7 @@ class WebState:
 
     inbox: Inbox
     feed: Feed
+    themes: ThemeCatalog
 
 
 def create_app(config: Config, settings: Settings, nc: Client, environ: Mapping[str, str] | None = None) -> Any:
@@ -70,6 +72,7 @@ def create_app(config: Config, settings: Settings, nc: Client, environ: Mapping[
         index = InboxIndex(config.teams)
         state.inbox = Inbox(config, index, StateStore(js, kv, config.teams))
         state.feed = Feed(js, kv, index)
+        state.themes = ThemeCatalog(await themes_bucket(js, settings))
         await state.feed.start()
         try:
             yield
@@ -87,13 +90,18 @@ def create_app(config: Config, settings: Settings, nc: Client, environ: Mapping[
 
     def pages() -> Pages:
         if "pages" not in handlers:
-            handlers["pages"] = Pages(state.inbox, access, secure_cookies=secure)
+            handlers["pages"] = Pages(state.inbox, access, secure_cookies=secure,
+                                      theme_card=lambda user, entry: theme_pages().card(user, entry))
         return handlers["pages"]
 
     def digest_page() -> DigestPage:
         if "digest" not in handlers:
             handlers["digest"] = DigestPage(pages(), js, config)
         return handlers["digest"]
+    def theme_pages() -> ThemePages:
+        if "themes" not in handlers:
+            handlers["themes"] = ThemePages(pages(), state.themes)
+        return handlers["themes"]
 
     def via(factory: Any, method: str) -> Any:
         async def endpoint(request: Request) -> Response:
@@ -117,6 +125,8 @@ def create_app(config: Config, settings: Settings, nc: Client, environ: Mapping[
         Route("/", via(pages, "home")),
         Route("/teams/{team}", via(pages, "team")),
         Route("/teams/{team}/digest", via(digest_page, "show")),
+        Route("/teams/{team}/themes", via(theme_pages, "team_themes")),
+        Route("/items/{item_id}/theme", via(theme_pages, "item_theme")),
         Route("/items/{item_id}", via(pages, "item")),
         Route("/items/{item_id}/{action}", via(pages, "act"), methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

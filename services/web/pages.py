@@ -27,8 +27,9 @@ PAGE_ROWS = 100  # rows per queue page; "Show more" adds as many
 
 
 class Pages:
-    def __init__(self, inbox: Inbox, access: Access, secure_cookies: bool = False) -> None:
+    def __init__(self, inbox: Inbox, access: Access, secure_cookies: bool = False, theme_card: Any = None) -> None:
         self.inbox = inbox
+        self.theme_card = theme_card  # async (user, entry) -> the item's theme card (services.web.themes), or None
         self.access = access
         self.secure = secure_cookies
         self.throttle = LoginThrottle()
@@ -166,7 +167,8 @@ class Pages:
         prev_id, next_id = self._neighbours(user, entry, now)
         return self._page(request, "inbox_item.html", status, user, d=detail(entry, now),
                           teams=self.inbox.all_teams(), snooze_choices=list(SNOOZE_CHOICES), error=error,
-                          prev_id=prev_id, next_id=next_id)
+                          prev_id=prev_id, next_id=next_id,
+                          theme=await self.theme_card(user, entry) if self.theme_card else None)
 
     def _neighbours(self, user: User, entry: Any, now: datetime) -> tuple[str | None, str | None]:
         """The items before and after this one in its team's open queue (oldest first): j/k on the item page."""
