@@ -111,7 +111,7 @@ def _print_enrichment(item: Item) -> None:
             _say(f"   top articles: {_candidates(item.kb.candidates)}")
     if item.theme:
         t = item.theme
-        _say(f"theme: {t.label} ({t.id}; {t.items} items, {t.accounts} accounts, {_money(t.arr)} ARR)")
+        _say(f"theme: {t.label} ({t.id}: {t.items} items, {t.accounts} accounts, {_money(t.arr)} ARR)")
     if item.config_version:
         _say(f"judged with config version {item.config_version}")
 
