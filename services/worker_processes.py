@@ -74,8 +74,7 @@ class WorkerPool:
             exited = asyncio.ensure_future(proc.wait())
             stopping = asyncio.ensure_future(self.stop.wait())
             await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not exited.done():
-                stopping.cancel() if not stopping.done() else None
+            if not exited.done():  # `up` is stopping: so does this worker
                 await self._terminate(proc, exited)
                 return
             stopping.cancel()
