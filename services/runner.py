@@ -33,6 +33,8 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
     """Run the given services until SIGINT/SIGTERM. With no NATS URL and `embedded`, start our own nats-server.
     `publish`: make the --config folder the current published config version (what `up` does)."""
     services = tuple(services)
+    if parent_pid() is not None:  # a worker process of `up`: stop when it is gone, even while starting
+        watch_parent(parent_pid())  # type: ignore[arg-type]
     config: Config = load_config(settings.config)
     server: EmbeddedNats | None = None
     if not settings.nats_url and embedded:
@@ -58,8 +60,6 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
             from services.enrich.worker import run_enrich
 
             tasks.append(asyncio.create_task(run_enrich(js, config, settings, stop), name="enrich"))
-        if parent_pid() is not None:  # a worker process of `up`: stop when it is gone
-            tasks.append(asyncio.create_task(watch_parent(parent_pid(), stop), name="parent-watch"))  # type: ignore[arg-type]
         if "route" in services:
             from services.route.worker import run_route
 

@@ -8,8 +8,9 @@ go to the parent's stdout/stderr (they inherit them), one JSON line per event as
 Lifecycle:
 - `up` stops (SIGTERM/SIGINT): each child gets SIGTERM, has `STOP_GRACE_S` to drain, then SIGKILL.
 - A child dies: it is started again after a back-off (1 s doubling to 30 s; reset once it ran a minute).
-- `up` dies without cleaning up (kill -9): each child watches its parent pid (SWITCHBOARD_PARENT_PID) and
-  stops itself within a second when it has been re-parented.
+- `up` dies without cleaning up (kill -9): each child watches its parent pid (SWITCHBOARD_PARENT_PID) from a
+  thread started before anything else, and stops itself within a second when it has been re-parented (SIGTERM
+  to itself; exit if still there 15 s later), even while its start-up is stuck on an unreachable broker.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from services.common.logging import get_logger
@@ -100,15 +102,29 @@ class WorkerPool:
         log.info("worker.stopped", worker=self.name, pid=proc.pid, code=proc.returncode)
 
 
-async def watch_parent(parent_pid: int, stop: asyncio.Event, interval: float = 0.5) -> None:
-    """In a child: set `stop` once the parent is gone (this process was re-parented), e.g. after kill -9."""
-    while not stop.is_set():
-        if os.getppid() != parent_pid:
-            log.warning("worker.parent_gone", parent_pid=parent_pid)
-            stop.set()
-            return
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+def _terminate_self() -> None:
+    """SIGTERM to this process: a clean stop once `run` has installed its handlers, the default (exit) before."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def watch_parent(parent_pid: int, on_gone: Callable[[], None] = _terminate_self, interval: float = 0.5,
+                 grace: float = STOP_GRACE_S + 5) -> threading.Thread:
+    """In a child: a daemon thread that calls `on_gone` (SIGTERM to itself) once the parent is gone (this process
+    was re-parented, e.g. after kill -9 of `up`), and exits the process if it is still there `grace` seconds
+    later. A thread, not a task: it must work while start-up is stuck, e.g. connecting to a broker that is down."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        log.warning("worker.parent_gone", parent_pid=parent_pid)
+        on_gone()
+        time.sleep(grace)
+        if on_gone is _terminate_self:  # the clean stop did not finish: leave anyway
+            os._exit(1)
+
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def parent_pid() -> int | None:

@@ -7,11 +7,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from services.worker_processes import PARENT_ENV, WorkerPool, default_count, enrich_command, watch_parent
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -68,13 +73,30 @@ async def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace_period(tm
     assert pool.processes[0].returncode == -signal.SIGKILL
 
 
-async def test_watch_parent_stops_when_reparented() -> None:
-    stop = asyncio.Event()
-    await asyncio.wait_for(watch_parent(os.getppid() + 10_000_000, stop, interval=0.05), 5)  # not our parent
-    assert stop.is_set()
-    still = asyncio.Event()
-    watcher = asyncio.create_task(watch_parent(os.getppid(), still, interval=0.05))
-    await asyncio.sleep(0.2)
-    assert not still.is_set()  # our real parent is alive
-    still.set()
-    await asyncio.wait_for(watcher, 5)
+def test_watch_parent_acts_when_reparented_and_not_before() -> None:
+    gone = threading.Event()
+    watch_parent(os.getppid() + 10_000_000, gone.set, interval=0.01, grace=0)  # "parent" is not ours: gone
+    assert gone.wait(5)
+    alive = threading.Event()
+    watcher = watch_parent(os.getppid(), alive.set, interval=0.01, grace=0)  # our real parent is alive
+    assert not alive.wait(0.3) and watcher.is_alive()
+
+
+def test_a_worker_stuck_in_start_up_exits_when_its_parent_is_killed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The orphan this guards against: a worker of `up` whose broker is down never reaches its event loop."""
+    pidfile = tmp_path / "worker.pid"
+    worker = (f"import os, time; from services.worker_processes import watch_parent; "
+              f"open({str(pidfile)!r}, 'w').write(str(os.getpid())); watch_parent(os.getppid(), interval=0.05); "
+              f"time.sleep(120)")  # stands for a start-up stuck on connecting
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys, time; "
+                               f"subprocess.Popen([sys.executable, '-c', {worker!r}]); time.sleep(120)"], cwd=ROOT)
+    deadline = time.monotonic() + 30
+    while not (pidfile.exists() and pidfile.read_text()):
+        assert time.monotonic() < deadline and parent.poll() is None, "worker did not start"
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    parent.kill()  # kill -9: the worker is re-parented
+    parent.wait()
+    while Path(f"/proc/{child}").exists() and "Z" not in Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1][:3]:
+        assert time.monotonic() < deadline + 30, "orphaned worker still running"
+        time.sleep(0.05)
