@@ -268,6 +268,11 @@ async def open_loop(job: dict[str, Any]) -> dict[str, Any]:
     watcher = Watcher()
     nc = await watcher.start(job["nats_url"])
     probe = None
+    if job.get("probe_only"):  # pipeline capacity alone (bench/pipeline.py)
+        probe = await probe_capacity(host, port, watcher, int(job.get("probe_items", 500)), job["prefix"] + "-probe",
+                                     request_timeout)
+        await nc.close()
+        return {"mode": "probe", "probe": probe, "strays": 0}
     if job.get("rate", 0) and float(job["rate"]) > 0:
         rate = float(job["rate"])
     else:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import latency_summary, ledger, median
+from bench.loadgen import median
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "bench" / "reports"
@@ -89,7 +89,9 @@ class Server:
                 self.process.wait()
 
 
-def start_server(kind: str, nats_url: str, workdir: Path, env: dict[str, str], pin: bool, timeout: float = 90.0) -> Server:
+def start_server(kind: str, nats_url: str, workdir: Path, env: dict[str, str], pin: bool, timeout: float = 90.0,
+                 extra: list[str] | None = None, enrich_ready: int = 0) -> Server:
+    """`enrich_ready`: for `up`, also wait for that many enrich stages (worker processes) to have started."""
     from services.common.embedded import free_port
 
     port = free_port()
@@ -99,9 +101,11 @@ def start_server(kind: str, nats_url: str, workdir: Path, env: dict[str, str], p
         cmd = [sys.executable, "-m", "bench.baseline_app", "--nats", nats_url, "--port", str(port)]
         ready_url = f"http://127.0.0.1:{port}/healthz"
     else:
-        cmd = [SB, kind, "--config", str(EXAMPLE_CONFIG), "--nats", nats_url, "--port", str(port), "--data", str(workdir / "data")]
+        cmd = [SB, kind, "--config", str(EXAMPLE_CONFIG), "--nats", nats_url, "--port", str(port), "--data", str(workdir / "data"),
+               *(extra or [])]
         ready_url = f"http://127.0.0.1:{port}/readyz"
-    preexec = (lambda: os.sched_setaffinity(0, SERVER_CPUS)) if pin else None
+    every_cpu = set(range(os.cpu_count() or 1))
+    preexec = (lambda: os.sched_setaffinity(0, SERVER_CPUS if pin else every_cpu)) if can_pin() else None
     with open(log_path, "wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, preexec_fn=preexec)  # noqa: PLW1509
     server = Server(kind, port, process, log_path)
@@ -112,10 +116,15 @@ def start_server(kind: str, nats_url: str, workdir: Path, env: dict[str, str], p
         if _get(ready_url) == 200:
             # `up`: also wait for both workers (enrich has loaded its model)
             if kind != "up" or log_path.read_bytes().count(b"stage.started") >= 2:
-                return server
+                if enrich_started(log_path) >= enrich_ready:
+                    return server
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"{kind} not ready after {timeout}s: {log_path.read_text()[-2000:]}")
+
+
+def enrich_started(log_path: Path) -> int:
+    return sum(1 for line in log_path.read_bytes().splitlines() if b"stage.started" in line and b"enrich" in line)
 
 
 def run_loadgen(job: dict[str, Any], env: dict[str, str], timeout: float) -> dict[str, Any]:
@@ -156,8 +165,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per throughput run (discarded)")
     p.add_argument("--conns", type=int, default=50, help="closed-loop connections")
     p.add_argument("--latency-seconds", type=float, default=15.0, help="open-loop sending time")
-    p.add_argument("--latency-rate", type=float, default=0.0, help="open-loop req/s (0 = auto: 60%% of the slower of "
-                   "up's ingest rps and the pipeline capacity probed just before)")
+    p.add_argument("--latency-rate", type=float, default=0.0, help="second open-loop rate in items/s (0 = auto: 50%% "
+                   "of the pipeline capacity measured with up's default enrich processes); the first is always 50/s")
     p.add_argument("--probe-items", type=int, default=400, help="burst size of the pipeline capacity probe")
     p.add_argument("--latency-conns", type=int, default=64, help="open-loop connection pool")
     p.add_argument("--no-up", action="store_true", help="skip `switchboard up` throughput runs")
@@ -234,35 +243,39 @@ def main(argv: list[str] | None = None) -> int:
         baseline_rps, ingest_rps, up_rps = med("baseline"), med("ingest"), med("up")
         up_landed = med("up", "landed_rps")
 
-        # Latency phase
+        # Pipeline phases (bench/pipeline.py): capacity with 1 and 2 enrich processes, latency at stated loads
+        from bench import pipeline as pl
+
+        caps = {}
+        for workers in (1, 2):
+            nats = fresh(f"cap{workers}")
+            try:
+                caps[workers] = pl.capacity(workers, nats.url, tmp / f"cap{workers}", env, args.probe_items)
+            finally:
+                nats.stop()
+            c = caps[workers]
+            log(f"  pipeline {workers} enrich process(es): {c['landed']}/{c['items']} landed in {c['span_s']:.1f}s = "
+                f"{c['capacity_rps']:.0f} items/s, {c['items_per_cpu_s'] or 0:.0f} items per CPU-second of up + workers")
+        from services.worker_processes import default_count
+
+        cap = caps[min(default_count(), 2)]["capacity_rps"]
+        half = args.latency_rate or max(5.0, round(pl.LATENCY_FRACTION * cap))
         nats = fresh("latency")
         try:
-            server = start_server("up", nats.url, tmp / "latency", env, pin)
-            try:
-                job = {
-                    "mode": "open", "host": "127.0.0.1", "port": server.port, "conns": args.latency_conns,
-                    "rate": args.latency_rate, "rate_cap": up_rps or ingest_rps, "rate_fraction": 0.6,
-                    "probe_items": args.probe_items, "duration_s": args.latency_seconds, "prefix": f"lat-{int(time.time())}",
-                    "cpus": sorted(CLIENT_CPUS) if pin else None, "nats_url": nats.url, "drain_timeout_s": 30.0,
-                }
-                lat = run_loadgen(job, env, timeout=args.latency_seconds + 120)
-            finally:
-                server.stop()
+            lat_runs = pl.latency([pl.LATENCY_FIXED_RATE, half], nats.url, tmp / "latency", env, args.latency_seconds,
+                                  args.latency_conns)
         finally:
             nats.stop()
-        records = lat.pop("records")
-        rate = lat["rate"]
-        books = ledger(records, scheduled=lat["scheduled"], strays=lat["strays"])
-        lats = latency_summary(records)
-        if books["void"]:
-            log(f"bench: latency run VOID: {books}")
-        if lat.get("probe"):
-            pr = lat["probe"]
-            log(f"  probe    {pr['landed']}/{pr['items']} items landed in {pr['span_s']:.1f}s: pipeline capacity "
-                f"{pr['capacity_rps']:.0f} items/s (HTTP idle)")
-        log(f"  latency  {rate:.0f} req/s open-loop for {args.latency_seconds:.0f}s: sent {books['sent']} landed "
-            f"{books['landed']} missing {books['missing']} places {books['places']}  e2e p50 {lats['e2e_p50_ms']} "
-            f"p99 {lats['e2e_p99_ms']} ms  max send lag {lat['max_send_lag_ms']:.1f} ms")
+        for r in lat_runs:
+            b = r["ledger"]
+            log(f"  latency  {r['rate']:.0f} items/s open-loop for {args.latency_seconds:.0f}s: sent {b['sent']} landed "
+                f"{b['landed']} missing {b['missing']}  e2e p50 {r['e2e_p50_ms']} p99 {r['e2e_p99_ms']} ms  "
+                f"max send lag {r['max_send_lag_ms']:.1f} ms" + ("  VOID" if r["void"] else ""))
+        at50, lat = lat_runs
+        books, lats, rate = lat["ledger"], lat, lat["rate"]
+        judge_speed = pl.judge_items_per_cpu_s()
+        log(f"  judge    {judge_speed['items_per_cpu_s']:.0f} items per CPU-second ({judge_speed['encoder']}, "
+            f"{judge_speed['texts']}, batches of 64)")
 
         ratio = ingest_rps / baseline_rps if ingest_rps and baseline_rps else None
         wall = time.monotonic() - t_start
@@ -275,7 +288,15 @@ def main(argv: list[str] | None = None) -> int:
             "up_rps": _r(up_rps),
             "up_ratio": round(up_rps / baseline_rps, 3) if up_rps and baseline_rps else None,
             "up_landed_rps": _r(up_landed),
-            "pipeline_capacity_rps": _r((lat.get("probe") or {}).get("capacity_rps")),
+            "pipeline_capacity_rps": _r(cap),
+            "pipeline_1": _r(caps[1]["capacity_rps"]),
+            "pipeline_2": _r(caps[2]["capacity_rps"]),
+            "pipeline_1_items_per_cpu_s": _r(caps[1]["items_per_cpu_s"]),
+            "pipeline_2_items_per_cpu_s": _r(caps[2]["items_per_cpu_s"]),
+            "judge_items_per_cpu_s": _r(judge_speed["items_per_cpu_s"]),
+            "p50_ms_at_50": _r(at50["e2e_p50_ms"]),
+            "p99_ms_at_50": _r(at50["e2e_p99_ms"]),
+            "void_at_50": at50["void"],
             "ingest_p99_ms": _r(med("ingest", "ingest_p99_ms")),
             "baseline_cpu_us_per_req": _r(med("baseline", "server_cpu_us_per_req")),
             "ingest_cpu_us_per_req": _r(med("ingest", "server_cpu_us_per_req")),
@@ -285,15 +306,17 @@ def main(argv: list[str] | None = None) -> int:
             "baseline_p99_ms": _r(med("baseline", "ingest_p99_ms")),
             "e2e_max_ms": _r(lats["e2e_max_ms"]),
             "latency_ingest_p99_ms": _r(lats["ingest_p99_ms"]),
+            "pipeline_runs": caps,
+            "judge": judge_speed,
             "latency_rate": rate,
             "sent": books["sent"],
             "landed": books["landed"],
             "missing": books["missing"],
             "ledger": books,
-            "void": books["void"],
+            "void": books["void"] or at50["void"],
             "target_ratio": TARGET_RATIO,
             "runs": [{k: (_r(v) if isinstance(v, float) else v) for k, v in r.items()} for r in runs],
-            "latency_run": {k: (_r(v) if isinstance(v, float) else v) for k, v in lat.items()},
+            "latency_runs": lat_runs,
             "settings": {"conns": args.conns, "warmup_s": args.warmup, "duration_s": args.duration,
                          "rounds": args.rounds, "latency_seconds": args.latency_seconds, "pinned": pin},
             "machine": machine(),
@@ -309,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
             table.add_row("switchboard up (ingest, workers busy)", f"{up_rps:.0f}", f"{report['up_ratio']:.2f}",
                           f"{_r(med('up', 'ingest_p99_ms'))}")
         console.print(table)
+        console.print(f"end-to-end POST→queue at 50 items/s: p50 {report['p50_ms_at_50']} ms, p99 {report['p99_ms_at_50']} ms; "
+                      f"pipeline capacity {report['pipeline_1']} items/s (1 enrich process), {report['pipeline_2']} (2); "
+                      f"judge {report['judge_items_per_cpu_s']} items per CPU-second")
         console.print(f"end-to-end POST→queue at {rate:.0f} req/s: p50 {report['p50_ms']} ms, p99 {report['p99_ms']} ms; "
                       f"ledger sent {books['sent']} = landed {books['landed']} + missing {books['missing']}"
                       + ("  [bold red]VOID[/]" if books["void"] else ""))
@@ -319,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         (REPORTS / f"{stamp}.json").write_text(json.dumps(report, indent=2) + "\n")
         log(f"bench: wall {wall:.0f}s, report bench/reports/{stamp}.json")
         keys = ("switchboard_rps", "baseline_rps", "ratio", "p50_ms", "p99_ms", "up_rps", "up_ratio", "up_landed_rps",
-                "pipeline_capacity_rps", "cpu_ratio", "baseline_cpu_us_per_req", "ingest_cpu_us_per_req", "ingest_p99_ms", "baseline_p99_ms", "e2e_max_ms", "latency_rate", "sent", "landed", "missing", "void",
+                "pipeline_1", "pipeline_2", "pipeline_1_items_per_cpu_s", "pipeline_2_items_per_cpu_s",
+                "judge_items_per_cpu_s", "p50_ms_at_50", "p99_ms_at_50", "void_at_50", "pipeline_capacity_rps", "cpu_ratio", "baseline_cpu_us_per_req", "ingest_cpu_us_per_req", "ingest_p99_ms", "baseline_p99_ms", "e2e_max_ms", "latency_rate", "sent", "landed", "missing", "void",
                 "wall_s")
         print(json.dumps({k: report[k] for k in keys}), flush=True)
         return 0

@@ -22,6 +22,7 @@ from services.common.streams import config_bucket, ensure_streams
 from services.config.loader import load_config
 from services.config.models import Config
 from services.config.versions import startup_config
+from services.worker_processes import enrich_processes, parent_pid, watch_parent
 
 log = get_logger("switchboard")
 
@@ -32,6 +33,8 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
     """Run the given services until SIGINT/SIGTERM. With no NATS URL and `embedded`, start our own nats-server.
     `publish`: make the --config folder the current published config version (what `up` does)."""
     services = tuple(services)
+    if parent_pid() is not None:  # a worker process of `up`: stop when it is gone, even while starting
+        watch_parent(parent_pid())  # type: ignore[arg-type]
     config: Config = load_config(settings.config)
     server: EmbeddedNats | None = None
     if not settings.nats_url and embedded:
@@ -43,14 +46,17 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
     url = server.url if server else resolve_url(settings)
     nc = await connect(settings, url)
     js = nc.jetstream()
-    await ensure_streams(js, settings)
+    if parent_pid() is None:  # a worker process of `up` finds them declared (and must not undo an operator's limits)
+        await ensure_streams(js, settings)
     config = await startup_config(await config_bucket(js, settings), config, settings.data / "configs", publish, by="switchboard up")
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     http: uvicorn.Server | None = None
     web: uvicorn.Server | None = None
     try:
-        if "enrich" in services:
+        if "enrich" in services and len(services) > 1 and settings.enrich_workers != 0:  # `up`: own processes
+            tasks.append(asyncio.create_task(enrich_processes(settings, url, stop).run(), name="enrich-workers"))
+        elif "enrich" in services:
             from services.enrich.worker import run_enrich
 
             tasks.append(asyncio.create_task(run_enrich(js, config, settings, stop), name="enrich"))

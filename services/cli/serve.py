@@ -15,13 +15,16 @@ PortOpt = Annotated[Optional[int], typer.Option("--port", help="HTTP port (defau
 
 
 WebPortOpt = Annotated[Optional[int], typer.Option("--web-port", help="PM inbox port (default 8080, on 127.0.0.1).")]
+EnrichWorkersOpt = Annotated[Optional[int], typer.Option(
+    "--enrich-workers", min=0, help="Enrich worker processes (default: one per spare core; 0 = inside this process).")]
 
 
 def _run(services: tuple[str, ...], config, nats, data, host=None, port=None, embedded: bool = True, web_port=None,  # type: ignore[no-untyped-def]
-         publish: bool = False) -> None:
+         publish: bool = False, enrich_workers=None) -> None:
     from services.runner import run_blocking
 
-    settings = settings_from(config=config, nats_url=nats, data=data, host=host, port=port, web_port=web_port)
+    settings = settings_from(config=config, nats_url=nats, data=data, host=host, port=port, web_port=web_port,
+                             enrich_workers=enrich_workers)
     settings = with_local_public_url(settings, port, os.environ)
     if "web" in services:
         from services.cli.web import announce
@@ -45,7 +48,7 @@ def with_local_public_url(settings, port, env):  # type: ignore[no-untyped-def]
 
 
 def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None,
-       web_port: WebPortOpt = None) -> None:
+       web_port: WebPortOpt = None, enrich_workers: EnrichWorkersOpt = None) -> None:
     """Start everything: embedded NATS (unless --nats/NATS_URL), the webhook receiver, enrich, route, deliver and
     the PM inbox (http://127.0.0.1:8080).
 
@@ -54,7 +57,8 @@ def up(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nat
 
     Example: `switchboard up --config examples/config` then, in another terminal, `switchboard demo`.
     """
-    _run(("ingest", "enrich", "route", "deliver", "web"), config, nats, data, host, port, web_port=web_port, publish=True)
+    _run(("ingest", "enrich", "route", "deliver", "web"), config, nats, data, host, port, web_port=web_port, publish=True,
+         enrich_workers=enrich_workers)
 
 
 def ingest(config: ConfigOpt = None, host: HostOpt = None, port: PortOpt = None, nats: NatsOpt = None, data: DataOpt = None) -> None:

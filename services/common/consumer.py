@@ -111,6 +111,9 @@ async def settle(js: JetStreamContext, stage: Stage, msg: Msg, error: BaseExcept
     await msg.nak(delay=delay)
 
 
+BUSY_WAIT_S = 0.02
+
+
 async def run_stage(
     js: JetStreamContext, stage: Stage, handle: BatchHandler, settings: Settings, stop: asyncio.Event
 ) -> None:
@@ -119,15 +122,21 @@ async def run_stage(
         stage.filter_subject, durable=stage.durable, stream=stage.stream, config=consumer_config(stage, settings)
     )
     log.info(stage.started_event, stage=stage.name, stream=stage.stream, durable=stage.durable)
+    busy = False
     while not stop.is_set():
         try:
-            msgs = await sub.fetch(settings.batch_size, timeout=1.0)
+            # Idle: wait for ONE message, returned the moment it arrives. Busy: take the batch that is there, waiting
+            # at most BUSY_WAIT_S. (nats.py's fetch(n) that has to wait holds its first message until n arrived or
+            # its timeout passed: up to 1 s of latency at low rates; docs/performance.md.)
+            msgs = await (sub.fetch(settings.batch_size, timeout=BUSY_WAIT_S) if busy else sub.fetch(1, timeout=1.0))
         except (NatsTimeout, asyncio.TimeoutError):
+            busy = False
             continue
         except Exception as exc:  # noqa: BLE001 - broker away: wait for the reconnect
             log.warning("stage.fetch_failed", stage=stage.name, error=describe(exc))
             await asyncio.sleep(0.5)
             continue
+        busy = True
         try:
             results = await handle(msgs)
         except Exception as exc:  # noqa: BLE001 - the handler itself failed: the whole batch is retried

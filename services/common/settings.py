@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     retention_days: float = Field(default=30.0, gt=0)  # enriched items, queues, answers, dead letters
     # workers
     batch_size: int = Field(default=64, ge=1)
+    # `up`: enrich worker processes (None = one per spare core, 0 = enrich inside `up`'s process)
+    enrich_workers: int | None = Field(default=None, ge=0)
     ack_wait_s: float = Field(default=30.0, gt=0)
     max_deliver: int = Field(default=5, ge=1)
     # ingest

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
-from pydantic import BaseModel
-from pydantic_core import PydanticSerializationError
-
 from schemas.item import DeadLetter, Item, item_id
 from services.config.models import SourceConfig
 from services.ingest.adapters.base import Adapter, Draft, InboundRequest, Reply, Verdict, body_hash, verdict_of
 from services.ingest.errors import NormaliseError
+from services.ingest.item_json import Encoded, build_item, encode, encode_draft, without_lone_surrogates
+
+__all__ = ["Accepted", "accept", "build_item", "encode", "encode_draft", "normalise", "without_lone_surrogates"]
 
 # Request headers never stored (they authenticate; a replay does not need them)
 _SECRET_HEADER_WORDS = ("signature", "authorization", "token", "cookie", "secret")
@@ -24,10 +24,21 @@ _SECRET_HEADER_WORDS = ("signature", "authorization", "token", "cookie", "secret
 
 @dataclass
 class Accepted:
-    items: list[Item] = field(default_factory=list)
+    drafts: list[Draft] = field(default_factory=list)  # normalised events, with their delivery ids
     dead_letter: DeadLetter | None = None
     reply: Reply | None = None  # an immediate reply that stores nothing (Slack url_verification)
     verdict: Verdict | None = None  # a "did this help?" click: recorded on SB_FEEDBACK, not stored as an item
+    source: SourceConfig | None = None
+    received_at: datetime | None = None
+
+    @property
+    def items(self) -> list[Item]:
+        """The items, validated by the model (for callers that read them; ingest publishes `encoded()`)."""
+        return [build_item(d, self.source, self.received_at) for d in self.drafts]  # type: ignore[arg-type]
+
+    def encoded(self) -> list[Encoded]:
+        """Each item's id and JSON as published: byte-identical to the model's, built without validating it."""
+        return [encode_draft(d, self.source, self.received_at) for d in self.drafts]  # type: ignore[arg-type]
 
 
 def safe_headers(headers: dict[str, str] | object) -> dict[str, str]:
@@ -50,29 +61,6 @@ def safe_path(path: str) -> str:
         secret = eq and any(word in name.lower() for word in (*_SECRET_HEADER_WORDS, "key", "sig", "password"))
         parts.append(f"{name}=[redacted]" if secret else part)
     return base + "?" + "&".join(parts)
-
-
-def build_item(draft: Draft, source: SourceConfig, received_at: datetime) -> Item:
-    return Item(
-        id=item_id(source.name, draft.delivery_id),
-        source=source.name,
-        kind=source.kind,
-        event_type=draft.event_type,
-        category=draft.category,
-        delivery_id=draft.delivery_id,
-        received_at=received_at,
-        occurred_at=draft.occurred_at,
-        title=draft.title,
-        text=draft.text,
-        html=draft.html,
-        url=draft.url,
-        person=draft.person,
-        account_hint=draft.account_hint,
-        account_update=draft.account_update,
-        score=draft.score,
-        attributes=draft.attributes,
-        raw=draft.raw,
-    )
 
 
 def dead_letter_request(
@@ -120,36 +108,6 @@ def accept(
     return normalise(request, payload, source, adapter, received_at)
 
 
-def encode(model: BaseModel) -> bytes:
-    """An item or dead letter as published (JSON, UTF-8).
-
-    A string holding a lone surrogate cannot be encoded as UTF-8: json.loads lets them through from a
-    JSON escape ("\ud83d": JavaScript senders cut strings inside emoji) or from the bytes ED A0..BF. Such
-    strings get U+FFFD instead, so the item is stored with the customer's words rather than answered 503
-    for ever. Costs nothing on the normal path: the serialisation happens anyway."""
-    try:
-        return model.model_dump_json().encode()
-    except PydanticSerializationError:
-        clean = type(model).model_validate(without_lone_surrogates(model.model_dump()))
-        return clean.model_dump_json().encode()
-
-
-def without_lone_surrogates(value: object) -> object:
-    """The value with every lone surrogate replaced by U+FFFD. Payloads are at most 64 deep (the adapters'
-    depth check) and model dumps shallower, so recursion is safe."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-            return value
-        except UnicodeEncodeError:
-            return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")  # one U+FFFD each
-    if isinstance(value, dict):
-        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_lone_surrogates(v) for v in value]
-    return value
-
-
 def normalise(
     request: InboundRequest, payload: object, source: SourceConfig, adapter: Adapter, received_at: datetime
 ) -> Accepted:
@@ -163,4 +121,4 @@ def normalise(
     for draft in drafts:
         if not draft.delivery_id:
             draft.delivery_id = "body:" + body_hash(request.body)
-    return Accepted(items=[build_item(d, source, received_at) for d in drafts])
+    return Accepted(drafts=drafts, source=source, received_at=received_at)

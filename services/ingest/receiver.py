@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from nats.js import JetStreamContext
 
-from schemas.item import DeadLetter, Item
+from schemas.item import DeadLetter
 from services.common import names
 from services.common.broker import publish_item
 from services.common.logging import get_logger
@@ -31,7 +31,8 @@ from services.ingest.errors import (
     UnknownSource,
     UnsupportedContentType,
 )
-from services.ingest.metrics import IngestMetrics
+from services.ingest.item_json import Encoded
+from services.ingest.metrics import IngestMetrics, SourceCounters
 from services.ingest.pipeline import accept, encode
 from services.ingest.ratelimit import retry_after_seconds
 from services.ingest.runtime import SourceRuntime
@@ -58,6 +59,7 @@ class Receiver:
         self.settings = settings
         self.metrics = metrics
         self.feedback = FeedbackRecorder(js, metrics, settings)
+        self.counters = SourceCounters(metrics, sources)  # children bound once, not looked up per request
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         name = scope["path"][len(PREFIX):]
@@ -80,7 +82,7 @@ class Receiver:
             body = b'{"error": "broker unavailable, retry later"}'
             await _respond(send, 503, body, _JSON, {"retry-after": "5"})
         finally:
-            self.metrics.requests.labels(name if name in self.sources else "_unknown", str(status)).inc()
+            self.counters.request(name, status).inc()
 
     async def _handle(self, name: str, scope: dict[str, Any], receive: Receive) -> Reply:
         runtime = self.sources.get(name)
@@ -109,31 +111,33 @@ class Receiver:
             return accepted.reply
         if accepted.verdict is not None:
             return await self._verdict(accepted.verdict, name)
+        encoded = accepted.encoded()
         started = time.perf_counter()
         try:
             if accepted.dead_letter is not None:
                 ids = [await self._dead_letter(accepted.dead_letter)]
             else:
-                ids = await self._store(accepted.items, name)
+                ids = await self._store(encoded, name)
         except Exception as exc:  # noqa: BLE001 - broker did not ack: the sender must retry
             raise BrokerDown(type(exc).__name__) from exc
         self.metrics.publish_seconds.observe(time.perf_counter() - started)
         return runtime.adapter.acknowledge(ids)
 
-    async def _store(self, items: list[Item], source: str) -> list[str]:
+    async def _store(self, items: list[Encoded], source: str) -> list[str]:
         timeout = self.settings.publish_timeout_s
 
-        def publish(i: Item):  # type: ignore[no-untyped-def]
-            return publish_item(self.js, names.event_subject(i.source, i.id), encode(i), i.id, timeout)
+        def publish(i: Encoded):  # type: ignore[no-untyped-def]
+            return publish_item(self.js, names.event_subject(source, i.id), i.payload, i.id, timeout)
 
         if len(items) == 1:  # the common case: no gather overhead on the hot path
             stored = [await publish(items[0])]
         else:
             stored = list(await asyncio.gather(*(publish(i) for i in items)))
+        stored_counter, duplicate_counter = self.counters.items(source)
         for item, result in zip(items, stored, strict=True):
-            (self.metrics.duplicates if result.duplicate else self.metrics.items).labels(source).inc()
+            (duplicate_counter if result.duplicate else stored_counter).inc()
             # The item's wide event is logged once, by route, when it is decided; here only at debug.
-            log.debug("item.received", id=item.id, source=source, event_type=item.event_type, duplicate=result.duplicate)
+            log.debug("item.received", id=item.id, source=source, duplicate=result.duplicate)
         return [i.id for i in items]
 
     async def _verdict(self, verdict: Verdict, source: str) -> Reply:

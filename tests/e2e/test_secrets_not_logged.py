@@ -24,6 +24,7 @@ from bench.hostile import Cases, _garble, hostile_env
 from services.common import names
 from services.common.embedded import EmbeddedNats
 from tests.conftest import ROOT
+from tests.pipeline_idle import wait_idle
 from tests.e2e.conftest import start_switchboard
 
 pytestmark = pytest.mark.e2e
@@ -95,7 +96,7 @@ def test_no_secret_or_signature_in_logs_or_streams(tmp_path) -> None:  # type: i
             for auth in (f"Bearer {admin}", f"Bearer {admin[:-1]}", admin):
                 sent.add(auth)
                 statuses.append(client.get(sb.url + "/metrics", headers={"authorization": auth}).status_code)
-        time.sleep(1.0)
+        wait_idle(sb.nats_url)  # every accepted item went through enrich and route (and logged what they log)
         streams = asyncio.run(_stream_bytes(sb.nats_url))
     finally:
         sb.process.terminate()

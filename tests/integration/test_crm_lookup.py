@@ -309,7 +309,7 @@ async def test_429_honours_retry_after(nc: Any, crm: Served) -> None:
     res = resolver(lookup, Clock())
     started = time.monotonic()
     assert await res.resolve(item("b@initech.io"), (await _cands(item("b@initech.io")))) is None
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 30  # did not sleep the 60 s it was told (loose: a loaded machine is slow)
     assert crm.state.count("/search") == 3 and res.stats.failures == 1
     await lookup.aclose()
 
@@ -335,7 +335,7 @@ async def test_repeated_failures_open_the_breaker_until_the_cooldown(nc: Any, cr
     started = time.monotonic()
     for n in range(20):  # open: no requests, no waiting; the items flow on without an account
         assert await directory.match(item(f"a@other{n}.com")) is None
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 5  # no 20 x (2 attempts + back-off); the request count below is exact
     assert crm.state.count() == 4 and res.stats.skipped_open == 20
 
     crm.state.mode = "ok"
@@ -350,19 +350,19 @@ async def test_repeated_failures_open_the_breaker_until_the_cooldown(nc: Any, cr
 
 
 async def test_timeout_is_honoured(nc: Any, crm: Served) -> None:
-    crm.state.mode, crm.state.hang_s = "hang", 3.0
+    crm.state.mode, crm.state.hang_s = "hang", 20.0  # far beyond every bound below: only a timeout ends a call
     res = resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(timeout_s=0.2, attempts=1)), Clock())
     directory = await directory_with(nc, res)
     started = time.monotonic()
     assert await directory.match(item("a@slow.com")) is None
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10  # the 0.2 s timeout, not the 20 s hang (loose for a loaded machine)
     assert res.stats.failures == 1 and "ReadTimeout" in (res.stats.last_error or "")
 
     # the budget caps the whole lookup, retries included
-    res2 = resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(timeout_s=0.3, attempts=5, budget_s=0.5)), Clock())
+    res2 = resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(timeout_s=2.0, attempts=10, budget_s=0.5)), Clock())
     started = time.monotonic()
     assert await res2.resolve(item("a@slower.com"), await _cands(item("a@slower.com"))) is None
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10  # the 0.5 s budget, not 10 attempts x 2 s (= 20 s)
     assert "no answer within 0.5s" in (res2.stats.last_error or "")
     await res.aclose()
     await res2.aclose()
@@ -375,7 +375,7 @@ async def test_crm_down_fails_fast(nc: Any, crm: Served) -> None:
     directory = await directory_with(nc, res)
     started = time.monotonic()
     assert await directory.match(item("a@acme.com")) is None
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 5  # refused at once: no connect timeout to sit through
     assert "ConnectError" in (res.stats.last_error or "") and res.breaker.state == "open"
     await res.aclose()
 

@@ -31,6 +31,7 @@ from services.dlq.plan import Entry, NotReplayable, plan_replay, replay_key
 from services.dlq.replay import replay_entries
 from services.dlq.store import find_entries, read_entries, read_stream
 from tests.conftest import EXAMPLE_CONFIG, ROOT
+from tests.pipeline_idle import wait_idle
 
 SB = str(Path(sys.executable).parent / "switchboard")
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -233,7 +234,7 @@ def test_route_poison_dead_lettered_then_replayed_once(nats_server, tmp_path, mo
             time.sleep(0.3)
         again = sb.cli("dlq", "replay", "--all", "--again")
         assert again.returncode == 0 and "already-there" in again.stdout, again.stdout
-        time.sleep(1.5)
+        wait_idle(nats_server.url)  # a second copy, had there been one, is through route by now
         landed = asyncio.run(_landed(nats_server.url))
         assert landed[poison_id] == 1 and all(landed[o] == 1 for o in others)
         rows = [json.loads(x) for x in sb.cli("dlq", "list", "--json").stdout.splitlines()]

@@ -141,8 +141,11 @@ async def test_each_service_user_is_limited_to_its_subjects(secured) -> None:  #
     await ingest.subscribe("_INBOX_enrich.>")
     await ingest.subscribe("sb.events.>")
     await ingest.flush()
-    await asyncio.sleep(0.3)
-    assert sum("permissions violation" in e.lower() for e in ingest_errors.seen) >= 2, ingest_errors.seen
+    violations = lambda: sum("permissions violation" in e.lower() for e in ingest_errors.seen)  # noqa: E731
+    deadline = asyncio.get_running_loop().time() + 10  # the server's -ERR arrives asynchronously: poll, not sleep
+    while violations() < 2 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert violations() >= 2, ingest_errors.seen
 
     after = await counts(admin)
     assert after[names.EVENTS] == before[names.EVENTS] + 1

@@ -21,6 +21,7 @@ from services.config.loader import load_config
 from services.enrich.worker import run_enrich
 from services.route.worker import run_route
 from tests.conftest import EXAMPLE_CONFIG
+from tests.pipeline_idle import idle
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +107,7 @@ async def test_a_republished_item_is_not_doubled(pipeline) -> None:
     for _ in range(3):
         stored = await publish_item(js, names.event_subject("native", item.id), item.model_dump_json().encode(), f"other-{_}", 5)
     assert stored.duplicate  # refused by the per-subject limit even with a new Nats-Msg-Id
-    found = await outcomes(js, {item.id})
-    await asyncio.sleep(1.0)
+    await outcomes(js, {item.id})
+    await idle(js)  # every copy that could have got through has been processed by now
     found = await outcomes(js, {item.id})
     assert len(found[item.id]) == 1

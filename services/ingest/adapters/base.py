@@ -22,6 +22,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
+
+import orjson
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
@@ -113,6 +116,12 @@ def verdict_of(adapter: Adapter, payload: Any, request: InboundRequest) -> Verdi
 
 
 def accepted_reply(ids: Sequence[str]) -> Reply:
+    """202 `{"accepted": N, "ids": [...]}`, byte for byte what json.dumps writes. Item ids are hex digests, which
+    need no escaping, so the common case is formatted directly (json.dumps costs ~5 µs per webhook)."""
+    if all(i.isascii() and i.isalnum() for i in ids):
+        quoted = '", "'.join(ids)
+        body = f'{{"accepted": {len(ids)}, "ids": [{chr(34) + quoted + chr(34) if ids else ""}]}}'
+        return Reply(202, body.encode())
     return Reply(202, json.dumps({"accepted": len(ids), "ids": list(ids)}).encode())
 
 
@@ -129,7 +138,7 @@ def any_digest_matches(expected: Sequence[bytes | str], candidates: Sequence[byt
 
 def hmac_digest(secret: bytes | str, message: bytes, algo: str = "sha256") -> bytes:
     key = secret.encode() if isinstance(secret, str) else secret
-    return hmac.new(key, message, getattr(hashlib, algo)).digest()
+    return hmac.digest(key, message, algo)  # one-shot, in C (OpenSSL): same bytes as hmac.new(...).digest()
 
 
 def require_secrets(secrets: Sequence[str]) -> None:
@@ -155,21 +164,38 @@ def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
 def decode_json(body: bytes, limit: int = MAX_DEPTH) -> Any:
     """json.loads, with nesting deeper than `limit` refused as malformed.
 
     Fast path: a body with at most `limit` opening brackets cannot nest deeper (counted at C speed).
     Otherwise CPython's C scanner refuses absurd depth itself (RecursionError, caught), and an iterative
-    walk checks the parsed value against `limit`."""
+    walk checks the parsed value against `limit`.
+
+    orjson parses first (~3x faster). It accepts a strict subset of what json.loads accepts and returns the
+    same value for it (bodies with a run of 19+ digits, a possible int beyond 64 bits, skip it); whatever it refuses (NaN, ints beyond 64 bits, lone surrogate escapes, UTF-16 bodies,
+    a BOM, deep nesting, invalid JSON) goes to json.loads, so what is accepted and its errors are unchanged."""
+    if _LONG_DIGITS.search(body) is None:  # orjson turns ints beyond 64 bits into floats; json.loads keeps them
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            value = _stdlib_loads(body, limit)
+    else:
+        value = _stdlib_loads(body, limit)
+    if body.count(b"{") + body.count(b"[") > limit:
+        check_depth(value, limit)
+    return value
+
+
+def _stdlib_loads(body: bytes, limit: int) -> Any:
     try:
-        value = json.loads(body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         if isinstance(exc, RecursionError):
             raise MalformedBody(f"nesting deeper than {limit}") from None
         raise MalformedBody(f"body is not valid JSON: {exc}") from None
-    if body.count(b"{") + body.count(b"[") > limit:
-        check_depth(value, limit)
-    return value
 
 
 def utc_from_unix(value: float | int | str | None, *, millis: bool = False) -> datetime | None:
