@@ -14,6 +14,7 @@ from typing import Annotated
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from services.cli.trace import read_trace
@@ -128,7 +129,7 @@ def _send_and_show(
                 try:
                     headers, payload, path = signed_request(source, secrets, tokens, body, time.time(), delivery)
                 except ValueError as exc:
-                    console.print(f"[yellow]skip {source.name}: {exc}[/yellow]")
+                    console.print(f"[yellow]skip {escape(source.name)}: {escape(str(exc))}[/yellow]")
                     continue
                 try:
                     resp = client.post(path, content=payload, headers=headers)
@@ -150,7 +151,7 @@ def _send_and_show(
             table.add_row(f"{name} ({kind})", str(status), "-", "-", "")
         for item in ids:
             where, why = outcomes.get(item, ("in flight", ""))
-            table.add_row(f"{name} ({kind})", str(status), item, where, why)
+            table.add_row(*map(escape, (f"{name} ({kind})", str(status), item, where, why)))
             source = cfg.source(name)
             if where.startswith("answer") and source is not None and source.reply is not None:
                 answered.append(item)
@@ -209,7 +210,7 @@ def show_deliveries(received: list[Received]) -> None:
         table.add_column(col, overflow="fold")
     for r in received:
         auth = r.auth or ("webhook-signature" if r.signed else "-")
-        table.add_row(r.tool, f"{r.method} {r.path}", auth, r.summary)
+        table.add_row(*map(escape, (r.tool, f"{r.method} {r.path}", auth, r.summary)))  # what tools got is data
     console.print(table)
 
 
