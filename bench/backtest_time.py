@@ -25,7 +25,6 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
 async def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sb-backtest-"))
     server = EmbeddedNats(tmp / "nats").start()
