@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from typing import AsyncIterator
 
@@ -28,6 +27,7 @@ from services.dlq.replay import replay_entries
 from services.dlq.store import find_entries, read_stream
 from tests.fake_tool import FakeTool
 from tests.unit.test_deliver_requests import ENV, item_from_sample
+from tests.waiting import eventually as wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -63,16 +63,6 @@ async def deliver(nc: Client, tool: FakeTool, monkeypatch: pytest.MonkeyPatch) -
 def answered(n: str) -> Item:
     item = item_from_sample("zendesk")
     return item.model_copy(update={"id": f"it{n}", "source": "zendesk", "attributes": {"ticket_id": f"9{n}"}})
-
-
-async def wait_for(predicate, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def status_of(ledger: Ledger, item_id: str, target: str, status: str) -> Delivery | None:

@@ -5,7 +5,6 @@ nothing again; a lease whose holder died before publishing is taken over after i
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,6 +24,7 @@ from services.digest.schedule import due_slot, parse_every, slot_token
 from services.digest.scheduler import LEASE, claim, send_if_due
 from tests.digest_support import fb_item
 from tests.fake_tool import FakeTool
+from tests.waiting import eventually as wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -40,16 +40,6 @@ def settings() -> Settings:
 def config() -> Config:
     return Config(directory=".", teams=TeamsFile.model_validate(
         {"teams": [{"id": "insights", "digest": {"every": EVERY, "slack_webhook": "DIGEST_HOOK", "since": "7d"}}]}))
-
-
-async def wait_for(predicate, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = await predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def digests_published(js) -> list[DigestMessage]:  # type: ignore[no-untyped-def]

@@ -43,6 +43,7 @@ from services.inbox.state import Actor
 from services.inbox.store import StateStore
 from tests.conftest import EXAMPLE_CONFIG, ROOT
 from tests.inbox_support import publish_items, queued_item
+from tests.waiting import eventually as until
 
 pytestmark = pytest.mark.integration
 
@@ -191,14 +192,6 @@ async def test_each_service_user_is_limited_to_its_subjects(secured) -> None:  #
 
 async def _said(errors: Errors, text: str) -> bool:
     return any(text in e.lower() for e in errors.seen)
-
-
-async def until(check, seconds: float = 20.0):  # type: ignore[no-untyped-def]
-    """Poll `check()` (async) until it returns something truthy or the deadline passes; return its last value."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not (value := await check()) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.1)
-    return value
 
 
 async def test_deliver_and_web_run_under_their_users_and_touch_nothing_else(secured, tmp_path) -> None:  # type: ignore[no-untyped-def]

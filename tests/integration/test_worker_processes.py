@@ -17,16 +17,9 @@ import pytest
 
 from services.worker_processes import PARENT_ENV, WorkerPool, default_count, enrich_command, watch_parent
 from tests.conftest import ROOT
+from tests.waiting import eventually as until
 
 pytestmark = pytest.mark.integration
-
-
-async def until(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
 
 
 def python(code: str) -> list[str]:
