@@ -29,6 +29,7 @@ from services.common.settings import Settings
 from services.config.live import LiveConfig
 from services.config.models import Config
 from services.route.decisions import pin_decision
+from services.route.outputs import with_thresholds
 from services.route.rejected import redecide_rejected, rejected_item
 from services.route.rules import CompiledRule
 
@@ -66,10 +67,8 @@ class FeedbackHandler:
             decision = await pin_decision(
                 self.decisions,
                 names.rejected_decision_key(item.id),
-                redecide_rejected(item, feedback, rules, config.areas, config.thresholds.kb, config.version).model_copy(
-                    update={"thresholds": {"kb": config.thresholds.kb, "area": config.thresholds.area,
-                                           "intent": config.thresholds.intent}}  # in force, as route records them
-                ),
+                with_thresholds(redecide_rejected(item, feedback, rules, config.areas, config.thresholds.kb, config.version),
+                                config.thresholds),
             )
             out = rejected_item(item, decision, datetime.now(UTC))
             subject = names.queue_subject(decision.team or names.UNROUTED_TEAM, item.id)

@@ -26,7 +26,7 @@ from services.config.models import Config
 from services.config.versions import UnknownVersion
 from services.route.decisions import pin_decision
 from services.route.feedback import FEEDBACK_STAGE, FeedbackHandler
-from services.route.outputs import decided_item, outcome_subject
+from services.route.outputs import decided_item, outcome_subject, with_thresholds
 from services.route.rules import CompiledRule, compile_rules, decide
 
 log = get_logger("switchboard.route")
@@ -43,6 +43,7 @@ class RouteHandler:
         self.decisions = decisions
         self.live: LiveConfig[list[CompiledRule]] = LiveConfig(lambda c: compile_rules(c.rules), config)
         self.versions = versions  # sb_config: published versions, to decide with the one enrich judged with
+        self._unpublished: set[str] = set()  # versions enrich used that sb_config does not hold (a local --config)
         self.settings = settings
 
     async def __call__(self, msgs: Sequence[Msg]) -> list[BaseException | None]:
@@ -54,11 +55,11 @@ class RouteHandler:
         if not item.config_version or item.config_version == current[0].version:
             return current
         known = self.live.get(item.config_version)
-        if known is None and self.versions is not None:
+        if known is None and self.versions is not None and item.config_version not in self._unpublished:
             try:
                 known = await self.live.load(self.versions, item.config_version, self.settings.data / "configs")
             except (UnknownVersion, ConfigError):
-                known = None
+                self._unpublished.add(item.config_version)  # asked once, not once per item
         return known or current
 
     async def _one(self, msg: Msg, current: tuple[Config, list[CompiledRule]]) -> BaseException | None:
@@ -70,10 +71,7 @@ class RouteHandler:
             config, rules = await self._rules_for(item, current)
             decision = await self._first_decision(
                 item.id,
-                decide(item, rules, config.areas, config.thresholds.kb, config_version=config.version).model_copy(
-                    update={"thresholds": {"kb": config.thresholds.kb, "area": config.thresholds.area,
-                                           "intent": config.thresholds.intent}}
-                ),
+                with_thresholds(decide(item, rules, config.areas, config.thresholds.kb, config.version), config.thresholds),
             )
             out = decided_item(item, decision, datetime.now(UTC))
             subject = outcome_subject(out, decision)
