@@ -24,6 +24,7 @@ run: install
 	set -a && . ./examples/demo.env && set +a && $(SB) up --config examples/config
 
 test: install
+	$(PY) -m services.enrich.quantized_model  # the int8 model, built once here rather than by the first test to need it
 	$(PY) -m pytest -m "not slow" -q
 
 test-unit: install
