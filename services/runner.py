@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import signal
 from collections.abc import Iterable, Iterator
 
@@ -16,6 +15,7 @@ import uvicorn
 
 from services.common.broker import connect, resolve_url
 from services.common.embedded import EmbeddedNats, stop_recorded
+from services.common.heap import freeze_startup_heap
 from services.common.logging import configure, get_logger
 from services.common.settings import Settings
 from services.common.streams import config_bucket, ensure_streams
@@ -85,7 +85,7 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
                 uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                                lifespan="on", timeout_graceful_shutdown=5)
             )
-            _freeze_startup_heap()
+            freeze_startup_heap()
             serve = asyncio.create_task(http.serve(), name="http")
             _install_signals(stop)
             await _until_stopped([serve, *tasks], stop, http)
@@ -114,13 +114,6 @@ async def _serve_web(server: uvicorn.Server, stop: asyncio.Event) -> None:
     if not stop.is_set():
         log.error("web.stopped", hint="the pipeline keeps running; see the error above")
         await stop.wait()
-
-
-def _freeze_startup_heap() -> None:
-    """Move everything allocated at start-up (config, schemas, imported modules) out of the garbage
-    collector's view: full collections then scan only per-request garbage, not a heap that never dies."""
-    gc.collect()
-    gc.freeze()
 
 
 class _Server(uvicorn.Server):

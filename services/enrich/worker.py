@@ -20,6 +20,7 @@ from services.common import names
 from services.common.broker import publish_item
 from services.common.consumer import Stage, run_stage
 from services.common.errors import PermanentError
+from services.common.heap import freeze_startup_heap
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.streams import accounts_bucket, config_bucket, themes_bucket
@@ -147,6 +148,7 @@ async def run_enrich(js: JetStreamContext, config: Config, settings: Settings, s
     versions = await config_bucket(js, settings)
     follow = asyncio.create_task(live.follow(versions, settings.data / "configs", stop), name="enrich-config")
     theming = Theming(await themes_bucket(js, settings))
+    freeze_startup_heap()  # the judge and the config are built: full GCs must not rescan them mid-item
     try:
         await run_stage(js, STAGE, EnrichHandler(js, directory, live, settings, theming), settings, stop)
     finally:
