@@ -30,6 +30,7 @@ import numpy as np
 
 from bench.clustering_scores import adjusted_rand_index, v_measure
 from services.common.embedded import EmbeddedNats
+from services.common.logging import configure
 from services.common.settings import Settings
 from services.common.streams import themes_bucket
 from services.enrich.encoder import Encoder, ModelUnavailable, load_model
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--seeds", default="11,1,2,3,4", help="one run per seed (which intents, which accounts)")
     args = parser.parse_args(argv)
+    configure("info", json=False)  # the theme store's per-theme debug lines would drown the table
     single_threaded_blas()  # as in enrich (Judge.from_config): small matrices, no spinning BLAS threads
     if not (args.data / "test.csv").is_file():
         print(f"themes eval: skipped ({args.data} not found)")
