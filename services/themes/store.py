@@ -1,7 +1,9 @@
 """Themes in KV `sb_themes`, shared by several enrich processes: every change is a compare-and-set on the
 entry's revision, retried on conflict, so the processes build one set of themes instead of forking it.
 
-- Joining a theme: read `t.<id>`, apply `clustering.join`, update with `last=revision`; a conflict re-reads.
+- Joining a theme: apply `clustering.join` to the latest `t.<id>` this process knows (from its watch or its own
+  last write; read from KV when it knows none), update with `last=revision`; a conflict re-reads. One round trip
+  per join while no other process wrote the theme in between.
   In a batch, the items that choose the same theme join it in one compare-and-set (`assign_batch`).
 - Creating a theme: a compare-and-set of the area's index `a.<area>` first. A process that loses that race
   re-reads the index, loads the themes it had not seen, and decides again — so it joins the theme the winner
@@ -46,6 +48,12 @@ class ThemeStore:
         self.threshold = join_threshold(encoder)
         self._watch: asyncio.Task[None] | None = None
         self._creating: dict[str, asyncio.Lock] = {}
+        self._latest: dict[str, tuple[Theme, int]] = {}  # the newest revision of each theme seen here
+
+    def _remember(self, theme: Theme, revision: int) -> None:
+        known = self._latest.get(theme.id)
+        if known is None or revision > known[1]:  # the watch may bring an older revision after our own write
+            self._latest[theme.id] = (theme, revision)
 
     async def start(self) -> None:
         """Load every theme and keep the cache fresh with a KV watch (returns once the load is done)."""
@@ -68,7 +76,11 @@ class ThemeStore:
                         loaded.set_result(None)
                     continue
                 if entry.value:
-                    self.cache.apply(Theme.model_validate_json(entry.value))
+                    theme = Theme.model_validate_json(entry.value)
+                    self.cache.apply(theme)
+                    self._remember(theme, entry.revision or 0)
+                else:  # deleted or purged: read it again when it is needed
+                    self._latest.pop(entry.key.split(".", 1)[-1], None)
         finally:
             if not loaded.done():
                 loaded.set_result(None)
@@ -158,8 +170,11 @@ class ThemeStore:
     async def _join_many(self, theme_id: str, members: list[tuple[np.ndarray, Member]], now: datetime) -> list[Theme] | None:
         """Join several items to one theme in one compare-and-set; the theme after each item's join, in order.
         Follows a merged theme to its survivor; None when the theme is gone."""
+        fresh = False  # the first attempt may start from what this process knows; after a conflict, from KV
         for _ in range(MAX_ATTEMPTS + MAX_HOPS):
-            found = await read_theme(self.kv, theme_id)
+            found = self._latest.get(theme_id) if not fresh else None
+            if found is None:
+                found = await read_theme(self.kv, theme_id)
             if found is None:
                 self.cache.discard(theme_id)
                 return None
@@ -175,10 +190,12 @@ class ThemeStore:
             if current is theme:  # every one of them was a redelivery
                 return steps
             try:
-                await self.kv.update(names.theme_key(theme_id), current.model_dump_json().encode(), last=revision)
+                written = await self.kv.update(names.theme_key(theme_id), current.model_dump_json().encode(), last=revision)
             except KeyWrongLastSequenceError:
+                fresh = True
                 continue
             self.cache.apply(current)
+            self._remember(current, written)
             return steps
         raise ThemeConflict(theme_id)
 

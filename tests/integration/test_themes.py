@@ -204,3 +204,36 @@ async def test_a_batch_joins_one_theme_in_one_compare_and_set(nc: Client, tmp_pa
     assert stored.items == 5 and stored.arr == 20.0
     assert writes.count(names.theme_key(first.id)) == 1  # four joins, one compare-and-set
     await store.stop()
+
+
+async def test_a_join_reads_kv_only_when_another_process_wrote_the_theme(nats_server, tmp_path) -> None:
+    settings = Settings(data=tmp_path / "data")
+    conns = [await nats.connect(nats_server.url) for _ in range(2)]
+    try:
+        here, there = [ThemeStore(await themes_bucket(c.jetstream(), settings), "test", 4) for c in conns]
+        await here.start()
+        await there.start()
+        x = unit(np.array([1, 0, 0, 0], np.float32))
+        first = await here.assign("billing", x, Member("x0", "refund late", "a", 10.0), NOW)
+        reads: list[str] = []
+        get = here.kv.get
+
+        async def counted(key, *args, **kw):  # type: ignore[no-untyped-def]
+            reads.append(key)
+            return await get(key, *args, **kw)
+
+        here.kv.get = counted  # type: ignore[method-assign]
+        await here.assign("billing", x, Member("x1", "refund late again", "b", 5.0), NOW)
+        assert names.theme_key(first.id) not in reads  # its own last write is the latest: one compare-and-set
+
+        # the other process joins the theme: our revision is stale, the compare-and-set fails, we read and retry
+        await there.assign("billing", x, Member("x2", "refund still late", "c", 7.0), NOW)
+        joined = await here.assign("billing", x, Member("x3", "refund late, again", "d", 1.0), NOW)
+        assert joined.items == 4 and joined.arr == 23.0
+        stored, _ = await read_theme(here.kv, first.id)  # type: ignore[misc]
+        assert stored.items == 4 and {m.item_id for m in stored.samples} >= {"x0"}
+        await here.stop()
+        await there.stop()
+    finally:
+        for c in conns:
+            await c.close()
