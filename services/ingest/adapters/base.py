@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
+from functools import lru_cache
 
 import orjson
 from dataclasses import dataclass, field
@@ -137,8 +137,17 @@ def any_digest_matches(expected: Sequence[bytes | str], candidates: Sequence[byt
 
 
 def hmac_digest(secret: bytes | str, message: bytes, algo: str = "sha256") -> bytes:
+    """HMAC(secret, message): a copy of the secret's keyed HMAC state, fed the message. Same bytes as
+    hmac.digest(...), which would set up the key (and, in OpenSSL 3, look the algorithm up) on every call."""
     key = secret.encode() if isinstance(secret, str) else secret
-    return hmac.digest(key, message, algo)  # one-shot, in C (OpenSSL): same bytes as hmac.new(...).digest()
+    mac = _keyed_hmac(key, algo).copy()
+    mac.update(message)
+    return mac.digest()
+
+
+@lru_cache(maxsize=256)  # one per configured secret (and algorithm); secrets are already held in memory
+def _keyed_hmac(key: bytes, algo: str) -> hmac.HMAC:
+    return hmac.new(key, digestmod=algo)
 
 
 def require_secrets(secrets: Sequence[str]) -> None:
@@ -164,7 +173,15 @@ def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# Every ASCII digit becomes "0", every other byte ".": a run of 19 digits is then a plain substring search
+# (translate + find: ~0.4 µs on a 250 B body, where re.search(rb"[0-9]{19}") took ~2.5 µs).
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E for b in range(256))
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def has_long_digit_run(body: bytes) -> bool:
+    """Whether the body holds 19 or more ASCII digits in a row (a number orjson could not keep exact)."""
+    return _NINETEEN_DIGITS in body.translate(_DIGITS_AS_ZERO)
 
 
 def decode_json(body: bytes, limit: int = MAX_DEPTH) -> Any:
@@ -177,7 +194,7 @@ def decode_json(body: bytes, limit: int = MAX_DEPTH) -> Any:
     orjson parses first (~3x faster). It accepts a strict subset of what json.loads accepts and returns the
     same value for it (bodies with a run of 19+ digits, a possible int beyond 64 bits, skip it); whatever it refuses (NaN, ints beyond 64 bits, lone surrogate escapes, UTF-16 bodies,
     a BOM, deep nesting, invalid JSON) goes to json.loads, so what is accepted and its errors are unchanged."""
-    if _LONG_DIGITS.search(body) is None:  # orjson turns ints beyond 64 bits into floats; json.loads keeps them
+    if not has_long_digit_run(body):  # orjson turns ints beyond 64 bits into floats; json.loads keeps them
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError:
