@@ -118,6 +118,8 @@ def verdict_of(adapter: Adapter, payload: Any, request: InboundRequest) -> Verdi
 def accepted_reply(ids: Sequence[str]) -> Reply:
     """202 `{"accepted": N, "ids": [...]}`, byte for byte what json.dumps writes. Item ids are hex digests, which
     need no escaping, so the common case is formatted directly (json.dumps costs ~5 µs per webhook)."""
+    if len(ids) == 1 and ids[0].isascii() and ids[0].isalnum():  # the common case, without the generator
+        return Reply(202, b'{"accepted": 1, "ids": ["%s"]}' % ids[0].encode())
     if all(i.isascii() and i.isalnum() for i in ids):
         quoted = '", "'.join(ids)
         body = f'{{"accepted": {len(ids)}, "ids": [{chr(34) + quoted + chr(34) if ids else ""}]}}'
