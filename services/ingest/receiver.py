@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl
 
@@ -20,7 +21,8 @@ from nats.js import JetStreamContext
 
 from schemas.item import DeadLetter
 from services.common import names
-from services.common.broker import publish_item
+from services.common.acked_publish import AckedPublisher
+from services.common.broker import Stored, publish_item
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.ingest.adapters.base import InboundRequest, Reply, Verdict
@@ -52,10 +54,15 @@ class BrokerDown(Exception):
 
 class Receiver:
     def __init__(
-        self, sources: Mapping[str, SourceRuntime], js: JetStreamContext, settings: Settings, metrics: IngestMetrics
+        self, sources: Mapping[str, SourceRuntime], js: JetStreamContext, settings: Settings, metrics: IngestMetrics,
+        publisher: AckedPublisher | None = None,
     ) -> None:
+        """Items are published by `publisher` (the app's: services/common/acked_publish.py), else by `js.publish`."""
         self.sources = sources
         self.js = js
+        self.publish: Callable[[str, bytes, str, float], Awaitable[Stored]] = (
+            publisher.publish if publisher is not None else partial(publish_item, js)
+        )
         self.settings = settings
         self.metrics = metrics
         self.feedback = FeedbackRecorder(js, metrics, settings)
@@ -130,7 +137,7 @@ class Receiver:
         timeout = self.settings.publish_timeout_s
 
         def publish(i: Encoded):  # type: ignore[no-untyped-def]
-            return publish_item(self.js, names.event_subject(source, i.id), i.payload, i.id, timeout)
+            return self.publish(names.event_subject(source, i.id), i.payload, i.id, timeout)
 
         if len(items) == 1:  # the common case: no gather overhead on the hot path
             stored = [await publish(items[0])]
