@@ -108,8 +108,13 @@ class Adapter(Protocol):
 
 def verdict_of(adapter: Adapter, payload: Any, request: InboundRequest) -> Verdict | None:
     """The adapter's optional `verdict` hook (only tools that carry our feedback buttons define one)."""
-    hook: Callable[[Any, InboundRequest], Verdict | None] | None = getattr(adapter, "verdict", None)
+    hook = _verdict_hook(adapter)
     return hook(payload, request) if hook is not None else None
+
+
+@lru_cache(maxsize=64)  # adapters are modules, fixed at import: a missing attribute costs an AttributeError per call
+def _verdict_hook(adapter: Adapter) -> Callable[[Any, InboundRequest], Verdict | None] | None:
+    return getattr(adapter, "verdict", None)
 
 
 # ---- helpers shared by adapters (pure) -------------------------------------------------------
