@@ -180,15 +180,16 @@ def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
-# Every ASCII digit becomes "0", every other byte ".": a run of 19 digits is then a plain substring search
-# (translate + find: ~0.4 µs on a 250 B body, where re.search(rb"[0-9]{19}") took ~2.5 µs).
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E for b in range(256))
+# One pass over the body marks what decode_json looks for: every ASCII digit becomes "0", both opening
+# brackets "[", any other byte ".". A run of 19 digits is then a substring search and the brackets one count
+# (translate + find + count: ~0.6 µs on a 250 B body; re.search(rb"[0-9]{19}") alone took ~2.5 µs).
+_MARKS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x5B if b in b"{[" else 0x2E for b in range(256))
 _NINETEEN_DIGITS = b"0" * 19
 
 
 def has_long_digit_run(body: bytes) -> bool:
     """Whether the body holds 19 or more ASCII digits in a row (a number orjson could not keep exact)."""
-    return _NINETEEN_DIGITS in body.translate(_DIGITS_AS_ZERO)
+    return _NINETEEN_DIGITS in body.translate(_MARKS)
 
 
 def decode_json(body: bytes, limit: int = MAX_DEPTH) -> Any:
@@ -201,14 +202,15 @@ def decode_json(body: bytes, limit: int = MAX_DEPTH) -> Any:
     orjson parses first (~3x faster). It accepts a strict subset of what json.loads accepts and returns the
     same value for it (bodies with a run of 19+ digits, a possible int beyond 64 bits, skip it); whatever it refuses (NaN, ints beyond 64 bits, lone surrogate escapes, UTF-16 bodies,
     a BOM, deep nesting, invalid JSON) goes to json.loads, so what is accepted and its errors are unchanged."""
-    if not has_long_digit_run(body):  # orjson turns ints beyond 64 bits into floats; json.loads keeps them
+    marked = body.translate(_MARKS)
+    if _NINETEEN_DIGITS not in marked:  # orjson turns ints beyond 64 bits into floats; json.loads keeps them
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError:
             value = _stdlib_loads(body, limit)
     else:
         value = _stdlib_loads(body, limit)
-    if body.count(b"{") + body.count(b"[") > limit:
+    if marked.count(b"[") > limit:  # = body.count(b"{") + body.count(b"[")
         check_depth(value, limit)
     return value
 
