@@ -51,7 +51,9 @@ def log(msg: str) -> None:
 
 
 def demo_env() -> dict[str, str]:
-    env: dict[str, str] = {}
+    """The demo secrets, plus PYTHONPATH = this checkout: the `switchboard` script of a shared virtualenv (an
+    editable install of another checkout, e.g. from a git worktree) then runs the code under test."""
+    env: dict[str, str] = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     for line in DEMO_ENV.read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services.common.acked_publish import AckedPublisher
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.common.streams import streams_present
@@ -85,7 +86,7 @@ class App:
 def create_app(config: Config, settings: Settings, nc: Client, environ: Mapping[str, str] | None = None) -> App:
     """The ASGI app. The caller owns the NATS connection (so `up` can share it with the workers)."""
     ingest = Ingest(config, settings, nc, os.environ if environ is None else environ)
-    receiver = Receiver(ingest.sources, ingest.js, settings, ingest.metrics)
+    receiver = Receiver(ingest.sources, ingest.js, settings, ingest.metrics, AckedPublisher(nc))
     feedback = FeedbackPages(receiver.feedback, os.environ if environ is None else environ)
 
     @asynccontextmanager

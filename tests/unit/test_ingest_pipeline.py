@@ -179,3 +179,11 @@ def test_without_lone_surrogates_leaves_clean_payloads_alone() -> None:
     clean = {"a": ["x", 1, None, {"b": "😀"}]}
     assert without_lone_surrogates(clean) == clean
     assert without_lone_surrogates({"\ud800": "\udfff"}) == {"\ufffd": "\ufffd"}
+
+
+@pytest.mark.parametrize("ids", [[], ["0123456789abcdef01234567"], ["0123456789abcdef01234567", "abc"], ["we\u00efrd \"id\""], ["\u0661"]])
+def test_the_202_body_is_what_json_dumps_writes(ids):
+    from services.ingest.adapters.base import accepted_reply
+
+    reply = accepted_reply(ids)
+    assert (reply.status, reply.body) == (202, json.dumps({"accepted": len(ids), "ids": ids}).encode())

@@ -4,7 +4,9 @@ for every adapter's samples and for hypothesis-generated drafts, including value
 
 from __future__ import annotations
 
+import hmac
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 from schemas.item import AccountRef, AccountUpdate, Item, Person
 from services.config.loader import load_config
 from services.config.models import SourceConfig
-from services.ingest.adapters.base import Draft, decode_json
+from services.ingest.adapters.base import Draft, decode_json, has_long_digit_run, hmac_digest
 from services.ingest.item_json import encode_draft, fast_safe
 from services.ingest.pipeline import build_item, encode
 
@@ -112,3 +114,16 @@ def test_decode_json_returns_what_json_loads_returns(value):
     body = json.dumps(value).encode()
     assert decode_json(body) == json.loads(body)
     assert repr(decode_json(body)) == repr(json.loads(body))  # 1 stays 1, 1.0 stays 1.0, big ints stay ints
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=80) | st.text(alphabet="0123456789x", max_size=60).map(str.encode))
+def test_long_digit_runs_are_found_as_the_regex_finds_them(body):
+    assert has_long_digit_run(body) == (re.search(rb"[0-9]{19}", body) is not None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(key=st.binary(max_size=200), message=st.binary(max_size=300), algo=st.sampled_from(["sha256", "sha1"]))
+def test_hmac_digest_from_a_keyed_copy_is_hmac_digest(key, message, algo):
+    assert hmac_digest(key, message, algo) == hmac.digest(key, message, algo)
+    assert hmac_digest(key, message, algo) == hmac.digest(key, message, algo)  # the cached state is not consumed

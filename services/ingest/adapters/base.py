@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
+from functools import lru_cache
 
 import orjson
 from dataclasses import dataclass, field
@@ -108,8 +108,13 @@ class Adapter(Protocol):
 
 def verdict_of(adapter: Adapter, payload: Any, request: InboundRequest) -> Verdict | None:
     """The adapter's optional `verdict` hook (only tools that carry our feedback buttons define one)."""
-    hook: Callable[[Any, InboundRequest], Verdict | None] | None = getattr(adapter, "verdict", None)
+    hook = _verdict_hook(adapter)
     return hook(payload, request) if hook is not None else None
+
+
+@lru_cache(maxsize=64)  # adapters are modules, fixed at import: a missing attribute costs an AttributeError per call
+def _verdict_hook(adapter: Adapter) -> Callable[[Any, InboundRequest], Verdict | None] | None:
+    return getattr(adapter, "verdict", None)
 
 
 # ---- helpers shared by adapters (pure) -------------------------------------------------------
@@ -118,6 +123,8 @@ def verdict_of(adapter: Adapter, payload: Any, request: InboundRequest) -> Verdi
 def accepted_reply(ids: Sequence[str]) -> Reply:
     """202 `{"accepted": N, "ids": [...]}`, byte for byte what json.dumps writes. Item ids are hex digests, which
     need no escaping, so the common case is formatted directly (json.dumps costs ~5 µs per webhook)."""
+    if len(ids) == 1 and ids[0].isascii() and ids[0].isalnum():  # the common case, without the generator
+        return Reply(202, b'{"accepted": 1, "ids": ["%s"]}' % ids[0].encode())
     if all(i.isascii() and i.isalnum() for i in ids):
         quoted = '", "'.join(ids)
         body = f'{{"accepted": {len(ids)}, "ids": [{chr(34) + quoted + chr(34) if ids else ""}]}}'
@@ -137,8 +144,17 @@ def any_digest_matches(expected: Sequence[bytes | str], candidates: Sequence[byt
 
 
 def hmac_digest(secret: bytes | str, message: bytes, algo: str = "sha256") -> bytes:
+    """HMAC(secret, message): a copy of the secret's keyed HMAC state, fed the message. Same bytes as
+    hmac.digest(...), which would set up the key (and, in OpenSSL 3, look the algorithm up) on every call."""
     key = secret.encode() if isinstance(secret, str) else secret
-    return hmac.digest(key, message, algo)  # one-shot, in C (OpenSSL): same bytes as hmac.new(...).digest()
+    mac = _keyed_hmac(key, algo).copy()
+    mac.update(message)
+    return mac.digest()
+
+
+@lru_cache(maxsize=256)  # one per configured secret (and algorithm); secrets are already held in memory
+def _keyed_hmac(key: bytes, algo: str) -> hmac.HMAC:
+    return hmac.new(key, digestmod=algo)
 
 
 def require_secrets(secrets: Sequence[str]) -> None:
@@ -164,7 +180,16 @@ def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
         stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
 
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# One pass over the body marks what decode_json looks for: every ASCII digit becomes "0", both opening
+# brackets "[", any other byte ".". A run of 19 digits is then a substring search and the brackets one count
+# (translate + find + count: ~0.6 µs on a 250 B body; re.search(rb"[0-9]{19}") alone took ~2.5 µs).
+_MARKS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x5B if b in b"{[" else 0x2E for b in range(256))
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def has_long_digit_run(body: bytes) -> bool:
+    """Whether the body holds 19 or more ASCII digits in a row (a number orjson could not keep exact)."""
+    return _NINETEEN_DIGITS in body.translate(_MARKS)
 
 
 def decode_json(body: bytes, limit: int = MAX_DEPTH) -> Any:
@@ -177,14 +202,15 @@ def decode_json(body: bytes, limit: int = MAX_DEPTH) -> Any:
     orjson parses first (~3x faster). It accepts a strict subset of what json.loads accepts and returns the
     same value for it (bodies with a run of 19+ digits, a possible int beyond 64 bits, skip it); whatever it refuses (NaN, ints beyond 64 bits, lone surrogate escapes, UTF-16 bodies,
     a BOM, deep nesting, invalid JSON) goes to json.loads, so what is accepted and its errors are unchanged."""
-    if _LONG_DIGITS.search(body) is None:  # orjson turns ints beyond 64 bits into floats; json.loads keeps them
+    marked = body.translate(_MARKS)
+    if _NINETEEN_DIGITS not in marked:  # orjson turns ints beyond 64 bits into floats; json.loads keeps them
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError:
             value = _stdlib_loads(body, limit)
     else:
         value = _stdlib_loads(body, limit)
-    if body.count(b"{") + body.count(b"[") > limit:
+    if marked.count(b"[") > limit:  # = body.count(b"{") + body.count(b"[")
         check_depth(value, limit)
     return value
 
