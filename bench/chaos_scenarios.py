@@ -160,11 +160,23 @@ async def worker_kills(root: Path, n: int = 6_000, rounds: int = 2) -> Result:
         await asyncio.to_thread(proc.wait_log, b"stage.started", before + 1)
         _log(f"{name} restarted")
 
+    chaos_done = asyncio.Event()
+
     async def chaos() -> None:
         for k in range(steps):
             await kill_restart(enrich if k % 2 == 0 else route, "enrich" if k % 2 == 0 else "route")
+        chaos_done.set()
 
-    await asyncio.gather(sender.send(range(n)), chaos())
+    async def send() -> None:
+        """n webhooks, then more in small batches until the last kill: a worker killed "mid-stream" must have a
+        stream to be in the middle of, however fast the pipeline drains the first n."""
+        await sender.send(range(n))
+        extra = n
+        while not chaos_done.is_set():
+            await sender.send(range(extra, extra + 10))
+            extra += 10
+
+    await asyncio.gather(send(), chaos())
     _log(f"sending done: {sender.ledger.summary()}")
     counts = await wait_landed(server.url, sender.ledger.acknowledged, timeout=300)
     redelivered = await _redeliveries(js)
