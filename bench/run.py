@@ -162,7 +162,7 @@ def machine() -> dict[str, Any]:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description="Switchboard ingest vs bare Starlette+JetStream")
-    p.add_argument("--rounds", type=int, default=2, help="throughput rounds (each runs baseline, ingest, up)")
+    p.add_argument("--rounds", type=int, default=3, help="throughput rounds (each runs baseline, ingest, up); req/s are their medians")
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds per throughput run")
     p.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per throughput run (discarded)")
     p.add_argument("--conns", type=int, default=50, help="closed-loop connections")
