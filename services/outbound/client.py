@@ -5,11 +5,14 @@ follows a redirect, reads at most `max_response_bytes`, and has connect/read tim
 429, 5xx, 408, timeouts and connection errors, with exponential backoff that honours `Retry-After` (seconds or
 an HTTP date); no retry starts after `budget_s`. A retry after an attempt whose outcome is unknown (the
 request went out, no answer came) first looks for the delivery's marker where the tool lets us (`Lookup`).
+Callers with a tighter policy (enrich's CRM lookups) set `attempts`, `max_retry_after_s` and `deadline_s`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -35,6 +38,7 @@ from services.outbound.guard import AllowList, check_url
 from services.outbound.transport import GuardedTransport, Resolver, system_resolve
 
 USER_AGENT = "Switchboard-deliver/1"
+DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 FAILING_AFTER = 3  # deliveries in a row that failed: the host is treated as down (one attempt each)
 
 
@@ -61,8 +65,13 @@ class OutboundRequest:
     expect_ok: bool = False  # Slack Web API: HTTP 200 with {"ok": false} is a failure
     secret_url: bool = False  # Slack webhook and response URLs are credentials: records keep only the host
 
-    def payload(self) -> bytes:
-        return self.content if self.content is not None else encode_json(self.body)
+    def payload(self) -> bytes | None:
+        """The body to send: None for a GET/HEAD without one (no `null` body, no Content-Type)."""
+        if self.content is not None:
+            return self.content
+        if self.body is None and self.method in ("GET", "HEAD"):
+            return None
+        return encode_json(self.body)
 
     def record(self, status: int | None = None, response: str | None = None) -> RequestRecord:
         url = self.url
@@ -78,7 +87,8 @@ class Outcome:
     status: int | None
     attempts: int
     found_by_lookup: bool = False  # an earlier attempt had been applied: found its marker, sent nothing
-    response: str | None = None
+    response: str | None = None  # the answer's first 500 characters (kept in records)
+    text: str = field(default="", repr=False)  # the whole answer (read by callers that parse it: CRM lookups)
 
 
 def encode_json(body: Any) -> bytes:
@@ -86,11 +96,12 @@ def encode_json(body: Any) -> bytes:
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """`Retry-After: 120` or `Retry-After: Wed, 21 Oct 2026 07:28:00 GMT` -> seconds (>= 0); None when absent/bad."""
+    """`Retry-After: 120` or `Retry-After: Wed, 21 Oct 2026 07:28:00 GMT` -> seconds (>= 0); None when absent/bad.
+    Decimal seconds (`0.5`, which some APIs send) are read too."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if DELAY_SECONDS.fullmatch(value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -109,6 +120,9 @@ class OutboundSettings:
     max_response_bytes: int = 1024 * 1024
     backoff_base_s: float = 0.5
     backoff_max_s: float = 8.0
+    attempts: int | None = None  # at most this many attempts per deliver() (None: only the budget bounds them)
+    max_retry_after_s: float | None = None  # a longer Retry-After gives up at once instead of waiting
+    deadline_s: float | None = None  # hard cap on one deliver(), attempts and waits included: OutcomeUnknown
 
 
 class OutboundClient:
@@ -135,10 +149,12 @@ class OutboundClient:
     async def send(self, req: OutboundRequest) -> tuple[int, str]:
         """One attempt: (status, body text) of a 2xx; raises an OutboundError otherwise."""
         check_url(req.url, self.hosts, self.allow)
-        headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **req.headers}
+        content = req.payload()
+        headers = {"User-Agent": USER_AGENT, **({} if content is None else {"Content-Type": "application/json"}),
+                   **req.headers}
         if req.auth:
             headers["Authorization"] = req.auth
-        status, text = await self._exchange(req, req.method, req.url, headers, req.payload())
+        status, text = await self._exchange(req, req.method, req.url, headers, content)
         if req.expect_ok:
             try:
                 ok = bool(json.loads(text).get("ok"))
@@ -164,8 +180,15 @@ class OutboundClient:
         batch that also carries other tools' deliveries."""
         host = (urlsplit(req.url).hostname or "").lower()
         degraded = self.failing.get(host, 0) >= FAILING_AFTER
+        deadline = asyncio.timeout(self.settings.deadline_s)
         try:
-            outcome = await self._deliver(req, look_first, degraded)
+            async with deadline:
+                outcome = await self._deliver(req, look_first, degraded)
+        except TimeoutError:  # httpx's own timeouts are classified in _exchange: this is the deadline
+            if not deadline.expired():
+                raise
+            self.failing[host] = self.failing.get(host, 0) + 1
+            raise OutcomeUnknown(f"{req.kind}: no answer within {self.settings.deadline_s:g}s", req.record()) from None
         except OutboundTransient:  # no answer, 429 or 5xx: the host is struggling
             self.failing[host] = self.failing.get(host, 0) + 1
             raise
@@ -194,7 +217,7 @@ class OutboundClient:
                     exc.attempts = attempts  # type: ignore[attr-defined]
                     unknown = unknown or getattr(exc, "may_have_applied", False)
                     raise
-                return Outcome(status, attempts, response=text[:500])
+                return Outcome(status, attempts, response=text[:500], text=text)
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- internals ---------------------------------------------------------------------------------------
@@ -210,8 +233,16 @@ class OutboundClient:
         return self._backoff(state)
 
     def _stop(self, state: RetryCallState) -> bool:
-        """Stop when the next retry would start after the budget (a long Retry-After gives up at once)."""
-        return state.seconds_since_start + self._backoff(state) > self.settings.budget_s
+        """Stop after `attempts`, or when the next retry would start after the budget (a long Retry-After gives
+        up at once), or when the tool asks to wait longer than `max_retry_after_s`."""
+        s = self.settings
+        if s.attempts is not None and state.attempt_number >= s.attempts:
+            return True
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if s.max_retry_after_s is not None and retry_after is not None and retry_after > s.max_retry_after_s:
+            return True
+        return state.seconds_since_start + self._backoff(state) > s.budget_s
 
     def _before_sleep(self, req: OutboundRequest) -> Callable[[RetryCallState], None]:
         def hook(state: RetryCallState) -> None:

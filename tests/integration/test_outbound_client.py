@@ -11,8 +11,8 @@ import pytest
 
 from services.deliver import requests
 from services.config.models import ReplyConfig
-from services.outbound.client import OutboundClient, OutboundSettings, retry_after_seconds
-from services.outbound.errors import OutcomeUnknown, Redirected, Rejected, Throttled, TooLarge
+from services.outbound.client import OutboundClient, OutboundRequest, OutboundSettings, retry_after_seconds
+from services.outbound.errors import OutcomeUnknown, Redirected, Rejected, ServerFailed, Throttled, TooLarge
 from services.outbound.guard import AllowList
 from tests.fake_tool import FakeTool
 from tests.unit.test_deliver_requests import ENV, item_from_sample
@@ -227,3 +227,37 @@ async def test_every_kind_with_a_look_up_finds_a_comment_whose_answer_was_lost(t
     assert outcome.found_by_lookup, [(r.method, r.path) for r in tool.requests]
     assert tool.count_marker(MARKER) == 1
     assert [r.method for r in tool.requests] == [req.method, "GET"]
+
+
+async def test_a_tighter_policy_caps_attempts_retry_after_and_the_whole_call(tool: FakeTool) -> None:
+    """What CRM lookups configure (services/enrich/crm/http.py): few attempts, no long Retry-After waits, and a
+    hard deadline on one call that a slow answer cannot stretch."""
+    tight = OutboundSettings(connect_timeout_s=1.0, read_timeout_s=5.0, budget_s=5.0, backoff_base_s=0.01,
+                             backoff_max_s=0.05, attempts=2, max_retry_after_s=0.5, deadline_s=0.3)
+    c = client(tight)
+    try:
+        tool.faults = [("status", 500), ("status", 500), ("status", 500)]
+        with pytest.raises(ServerFailed):
+            await c.deliver(zendesk_request(tool))
+        puts = lambda: sum(r.method == "PUT" for r in tool.requests)  # noqa: E731 - (a retry also looks first)
+        assert puts() == 2  # attempts=2, although the budget had room for more
+        tool.faults = [("status", 429, {"Retry-After": "1"})]
+        with pytest.raises(Throttled):
+            await c.deliver(zendesk_request(tool))
+        assert puts() == 3  # a Retry-After over max_retry_after_s: gave up at once
+        tool.faults = [("slow", 3.0)]
+        with pytest.raises(OutcomeUnknown, match="no answer within 0.3s"):
+            await c.deliver(zendesk_request(tool))  # the 5 s read timeout never fired: the deadline did
+    finally:
+        await c.aclose()
+
+
+async def test_a_get_without_a_body_sends_none(tool: FakeTool) -> None:
+    c = client()
+    try:
+        status, _ = await c.send(OutboundRequest(kind="crm", method="GET", url=f"{tool.url}/api/v2/tickets/1.json",
+                                                 body=None, headers={"Accept": "application/json"}))
+    finally:
+        await c.aclose()
+    assert status == 200 and tool.requests[0].body == b""
+    assert "content-type" not in {k.lower() for k in tool.requests[0].headers}
