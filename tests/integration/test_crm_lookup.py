@@ -1,6 +1,8 @@
 """On-miss CRM lookups against a LOCAL fake of the HubSpot and Salesforce REST APIs (a real Starlette app served
 by uvicorn on a loopback port, in a thread) and a real nats-server for the directory. No mocks: requests are
-counted server-side. Clocks are injected where a test needs time to pass (cache TTL, breaker cool-down)."""
+counted server-side. Clocks are injected where a test needs time to pass (cache TTL, breaker cool-down).
+The lookups go through the outbound guard like deliveries do: the fake is reached because 127.0.0.1 is on the
+allow list (`ALLOW`, what SWITCHBOARD_OUTBOUND_ALLOW says in tests), never by a loophole in the CRM's own code."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import asyncio
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Iterator
 
@@ -27,19 +29,22 @@ from services.common.streams import accounts_bucket
 from services.enrich.accounts import AccountDirectory
 from services.enrich.breaker import CircuitBreaker
 from services.enrich.crm import (
+    CRM_DEFAULTS,
     CrmConfigError,
     CrmResolver,
-    HttpPolicy,
     HubSpotCompanies,
     SalesforceAccounts,
     TtlCache,
     crm_lookup_from_settings,
     crm_resolver_from_settings,
 )
+from services.outbound.client import OutboundSettings
+from services.outbound.guard import AllowList
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "pat-na1-secret-token-0123456789"
+ALLOW = AllowList.parse("127.0.0.1")  # the fake CRM's address, allowed like deliver's tests allow their fakes
 SF_VERSION = "v61.0"
 
 
@@ -206,11 +211,13 @@ class Clock:
         return self.now
 
 
-def fast_policy(**overrides: float) -> HttpPolicy:
-    values: dict[str, Any] = {"connect_timeout_s": 0.5, "timeout_s": 0.5, "budget_s": 2.0, "attempts": 3,
-                              "max_retry_after_s": 1.0, "backoff_initial_s": 0.01, "backoff_max_s": 0.05}
+def fast_policy(**overrides: float) -> OutboundSettings:
+    """The CRM's settings of the shared client with short waits; `budget_s` is also the hard deadline, as
+    crm_outbound_settings makes it."""
+    values: dict[str, Any] = {"connect_timeout_s": 0.5, "read_timeout_s": 0.5, "budget_s": 2.0, "attempts": 3,
+                              "max_retry_after_s": 1.0, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
     values.update(overrides)
-    return HttpPolicy(**values)
+    return replace(CRM_DEFAULTS, deadline_s=values["budget_s"], **values)
 
 
 def resolver(lookup: Any, clock: Clock, failures: int = 3, cooldown: float = 30.0) -> CrmResolver:
@@ -236,7 +243,7 @@ async def test_hubspot_hit_by_domain_is_written_back(nc: Any, crm: Served) -> No
                                   "plan": "enterprise", "hubspot_owner_id": "77"}
     crm.state.companies["502"] = {"name": "Not Acme", "domain": "notacme.com"}
     clock = Clock()
-    directory = await directory_with(nc, resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy()), clock))
+    directory = await directory_with(nc, resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(), allow=ALLOW), clock))
 
     account = await directory.match(item("pat@ACME.com"))
     assert account is not None
@@ -254,7 +261,7 @@ async def test_hubspot_hit_by_domain_is_written_back(nc: Any, crm: Served) -> No
 
 async def test_hubspot_by_id_only_for_hubspot_items(nc: Any, crm: Served) -> None:
     crm.state.companies["42"] = {"name": "Initech", "domain": "initech.io"}
-    directory = await directory_with(nc, resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy()), Clock()))
+    directory = await directory_with(nc, resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(), allow=ALLOW), Clock()))
     # a Zendesk organisation id that happens to be numeric must not be taken for a HubSpot company id
     assert await directory.match(item(kind="zendesk", id="42")) is None
     assert crm.state.count() == 0
@@ -266,7 +273,7 @@ async def test_hubspot_by_id_only_for_hubspot_items(nc: Any, crm: Served) -> Non
 
 async def test_miss_is_negative_cached(nc: Any, crm: Served) -> None:
     clock = Clock()
-    directory = await directory_with(nc, resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy()), clock))
+    directory = await directory_with(nc, resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(), allow=ALLOW), clock))
     for _ in range(5):  # a hot unknown domain
         assert await directory.match(item("x@unknown-co.com")) is None
     assert crm.state.count("/search") == 1
@@ -281,7 +288,7 @@ async def test_miss_is_negative_cached(nc: Any, crm: Served) -> None:
 async def test_5xx_then_success_is_retried(nc: Any, crm: Served) -> None:
     crm.state.companies["7"] = {"name": "Globex", "domain": "globex.com"}
     crm.state.fail_next = 2
-    directory = await directory_with(nc, resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy()), Clock()))
+    directory = await directory_with(nc, resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(), allow=ALLOW), Clock()))
     account = await directory.match(item("a@globex.com"))
     assert account is not None and account.matched_by == "crm"
     assert crm.state.count("/search") == 3
@@ -290,7 +297,7 @@ async def test_5xx_then_success_is_retried(nc: Any, crm: Served) -> None:
 
 async def test_429_honours_retry_after(nc: Any, crm: Served) -> None:
     crm.state.companies["7"] = {"name": "Globex", "domain": "globex.com"}
-    lookup = HubSpotCompanies(crm.url, TOKEN, fast_policy())
+    lookup = HubSpotCompanies(crm.url, TOKEN, fast_policy(), allow=ALLOW)
     crm.state.mode, crm.state.retry_after = "429", "0.3"
 
     async def heal() -> None:
@@ -324,7 +331,7 @@ async def test_repeated_failures_open_the_breaker_until_the_cooldown(nc: Any, cr
     crm.state.companies["9"] = {"name": "Umbrella", "domain": "umbrella.org"}
     crm.state.mode = "500"
     clock = Clock()
-    res = resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(attempts=2)), clock, failures=2, cooldown=30)
+    res = resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(attempts=2), allow=ALLOW), clock, failures=2, cooldown=30)
     directory = await directory_with(nc, res)
 
     assert await directory.match(item("a@one.com")) is None
@@ -351,7 +358,7 @@ async def test_repeated_failures_open_the_breaker_until_the_cooldown(nc: Any, cr
 
 async def test_timeout_is_honoured(nc: Any, crm: Served) -> None:
     crm.state.mode, crm.state.hang_s = "hang", 20.0  # far beyond every bound below: only a timeout ends a call
-    res = resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(timeout_s=0.2, attempts=1)), Clock())
+    res = resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(read_timeout_s=0.2, attempts=1), allow=ALLOW), Clock())
     directory = await directory_with(nc, res)
     started = time.monotonic()
     assert await directory.match(item("a@slow.com")) is None
@@ -359,7 +366,8 @@ async def test_timeout_is_honoured(nc: Any, crm: Served) -> None:
     assert res.stats.failures == 1 and "ReadTimeout" in (res.stats.last_error or "")
 
     # the budget caps the whole lookup, retries included
-    res2 = resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(timeout_s=2.0, attempts=10, budget_s=0.5)), Clock())
+    slow = fast_policy(read_timeout_s=2.0, attempts=10, budget_s=0.5)
+    res2 = resolver(HubSpotCompanies(crm.url, TOKEN, slow, allow=ALLOW), Clock())
     started = time.monotonic()
     assert await res2.resolve(item("a@slower.com"), await _cands(item("a@slower.com"))) is None
     assert time.monotonic() - started < 10  # the 0.5 s budget, not 10 attempts x 2 s (= 20 s)
@@ -369,7 +377,7 @@ async def test_timeout_is_honoured(nc: Any, crm: Served) -> None:
 
 
 async def test_crm_down_fails_fast(nc: Any, crm: Served) -> None:
-    lookup = HubSpotCompanies(crm.url, TOKEN, fast_policy())
+    lookup = HubSpotCompanies(crm.url, TOKEN, fast_policy(), allow=ALLOW)
     crm.stop()
     res = resolver(lookup, Clock(), failures=1)
     directory = await directory_with(nc, res)
@@ -385,11 +393,11 @@ async def test_redirects_are_not_followed(nc: Any, crm: Served) -> None:
     try:
         elsewhere.state.companies["1"] = {"name": "Evil", "domain": "acme.com"}
         crm.state.mode, crm.state.redirect_to = "redirect", f"{elsewhere.url}/crm/v3/objects/companies/search"
-        res = resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy()), Clock())
+        res = resolver(HubSpotCompanies(crm.url, TOKEN, fast_policy(), allow=ALLOW), Clock())
         directory = await directory_with(nc, res)
         assert await directory.match(item("a@acme.com")) is None
         assert elsewhere.state.requests == []
-        assert "redirect not followed" in (res.stats.last_error or "")
+        assert "302 redirect" in (res.stats.last_error or "") and "not followed" in (res.stats.last_error or "")
         await res.aclose()
     finally:
         elsewhere.stop()
@@ -397,12 +405,12 @@ async def test_redirects_are_not_followed(nc: Any, crm: Served) -> None:
 
 async def test_bad_token_is_a_failure_and_never_shown(nc: Any, crm: Served, capsys: pytest.CaptureFixture[str]) -> None:
     crm.state.mode = "401"
-    lookup = HubSpotCompanies(crm.url, TOKEN, fast_policy())
+    lookup = HubSpotCompanies(crm.url, TOKEN, fast_policy(), allow=ALLOW)
     res = resolver(lookup, Clock())
     directory = await directory_with(nc, res)
     assert await directory.match(item("a@acme.com")) is None
     assert crm.state.count() == 1  # not retried
-    assert res.stats.last_error == "hubspot: HTTP 401"
+    assert (res.stats.last_error or "").startswith("hubspot: 401 ")
     captured = capsys.readouterr()
     assert TOKEN not in captured.out + captured.err + repr(lookup) + repr(res.stats)
     await res.aclose()
@@ -419,7 +427,7 @@ async def test_salesforce_by_domain_and_id(nc: Any, crm: Served) -> None:
                                                     "Type": "Customer - Direct", "OwnerId": "005Ax0000001xyz"}
     crm.state.sf_accounts["001Ax000003CCCCCC3"] = {"Id": "001Ax000003CCCCCC3", "Name": "Initech",
                                                     "Website": "initech.io"}
-    lookup = SalesforceAccounts(crm.url, TOKEN, fast_policy(), api_version=SF_VERSION)
+    lookup = SalesforceAccounts(crm.url, TOKEN, fast_policy(), api_version=SF_VERSION, allow=ALLOW)
     res = resolver(lookup, Clock())
     directory = await directory_with(nc, res)
 
@@ -443,7 +451,7 @@ async def test_salesforce_by_domain_and_id(nc: Any, crm: Served) -> None:
 
 
 async def test_salesforce_query_is_escaped(crm: Served) -> None:
-    lookup = SalesforceAccounts(crm.url, TOKEN, fast_policy(), api_version=SF_VERSION)
+    lookup = SalesforceAccounts(crm.url, TOKEN, fast_policy(), api_version=SF_VERSION, allow=ALLOW)
     query = lookup.domain_query("x' OR Name LIKE '%")
     assert "LIKE '%x\\' OR Name LIKE \\'\\%%'" in query
     crm.state.sf_accounts["001Ax000002BBBBBB2"] = {"Id": "001Ax000002BBBBBB2", "Name": "A", "Website": "a_b.com"}
@@ -459,13 +467,17 @@ def test_settings_off_by_default_and_validated(monkeypatch: pytest.MonkeyPatch) 
     for name in list(__import__("os").environ):
         if name.startswith("SWITCHBOARD_CRM_"):
             monkeypatch.delenv(name)
+    monkeypatch.delenv("SWITCHBOARD_OUTBOUND_ALLOW", raising=False)
     assert crm_resolver_from_settings(Settings()) is None
 
     monkeypatch.setenv("SWITCHBOARD_CRM_KIND", "hubspot")
     monkeypatch.setenv("SWITCHBOARD_CRM_BASE_URL", "http://api.hubapi.com")
     monkeypatch.setenv("SWITCHBOARD_CRM_TOKEN_ENV", "HUBSPOT_TOKEN")
     env = {"HUBSPOT_TOKEN": TOKEN}
-    with pytest.raises(CrmConfigError, match="https"):
+    with pytest.raises(CrmConfigError, match="https only"):
+        crm_lookup_from_settings(Settings(), environ=env)
+    monkeypatch.setenv("SWITCHBOARD_CRM_BASE_URL", "https://169.254.169.254")  # the guard's rules, at start-up
+    with pytest.raises(CrmConfigError, match="non-public"):
         crm_lookup_from_settings(Settings(), environ=env)
     monkeypatch.setenv("SWITCHBOARD_CRM_BASE_URL", "https://api.hubapi.com")
     with pytest.raises(CrmConfigError, match="HUBSPOT_TOKEN"):

@@ -1,11 +1,16 @@
-"""The circuit breaker and the TTL cache: pure state machines over an injected clock."""
+"""The circuit breaker and the TTL cache: pure state machines over an injected clock. Also the CRM's pure helpers:
+SOQL escaping, and its base URL as the outbound guard sees it."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 
 from services.enrich.breaker import CircuitBreaker
-from services.enrich.crm import CrmConfigError, TtlCache, check_base_url, parse_retry_after, soql_like, soql_string
+from services.enrich.crm import CrmConfigError, TtlCache, check_base_url, soql_like, soql_string
+from services.outbound.client import retry_after_seconds
+from services.outbound.guard import AllowList
 
 pytestmark = pytest.mark.unit
 
@@ -112,12 +117,13 @@ def test_ttl_cache_keeps_hits_and_misses_until_they_expire() -> None:
     assert cache.get("zero") is absent
 
 
-def test_retry_after() -> None:
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after(" 0.5 ") == 0.5
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+def test_retry_after_as_the_crm_sends_it() -> None:  # one parser for every outbound call: services/outbound
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds(" 0.5 ") == 0.5
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None and retry_after_seconds("-1") is None and retry_after_seconds("nan") is None
+    now = datetime.fromtimestamp(1445412470.0, UTC)
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 10.0
 
 
 def test_soql_escaping() -> None:
@@ -126,14 +132,35 @@ def test_soql_escaping() -> None:
     assert soql_string("a\nb") == "a\\nb"
 
 
-@pytest.mark.parametrize("url", ["https://api.hubapi.com", "http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"])
+TEST_ALLOW = AllowList.parse("127.0.0.1, ::1, localhost")  # what tests set SWITCHBOARD_OUTBOUND_ALLOW to
+
+
+@pytest.mark.parametrize("url", ["https://api.hubapi.com", "https://acme.my.salesforce.com/"])
 def test_base_url_allowed(url: str) -> None:
-    assert check_base_url(url + "/") == url
+    assert check_base_url(url) == url.rstrip("/")
 
 
-@pytest.mark.parametrize(
-    "url", ["http://api.hubapi.com", "ftp://x.com", "https://", "https://u:p@x.com", "https://x.com/?a=1", "x.com"]
-)
-def test_base_url_refused(url: str) -> None:
-    with pytest.raises(CrmConfigError):
-        check_base_url(url)
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9", "https://127.0.0.1:9"])
+def test_loopback_base_url_only_when_allow_listed(url: str) -> None:
+    assert check_base_url(url + "/", TEST_ALLOW) == url
+    with pytest.raises(CrmConfigError, match="refused by the outbound guard"):
+        check_base_url(url)  # no loopback exception of its own: the guard decides, as for deliveries
+
+
+@pytest.mark.parametrize("url, why", [
+    ("http://api.hubapi.com", "https only"),
+    ("ftp://x.com", "scheme"),
+    ("https://", "without a host"),
+    ("x.com", "without a host"),
+    ("https://u:p@x.com", "credentials"),
+    ("https://x.com/?a=1", "query"),
+    ("http://169.254.169.254", "https only"),
+    ("https://169.254.169.254/latest", "non-public"),
+    ("https://10.0.0.5", "non-public"),
+    ("https://[fd00:ec2::254]", "non-public"),
+    ("https://0177.0.0.1", "non-canonical"),
+    ("https://2130706433", "non-canonical"),
+])
+def test_base_url_refused(url: str, why: str) -> None:
+    with pytest.raises(CrmConfigError, match=why):
+        check_base_url(url, AllowList.parse("localhost"))

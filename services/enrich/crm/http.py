@@ -1,100 +1,61 @@
-"""HTTP plumbing shared by the CRM adapters: base-URL checks, Retry-After, and HttpCrm (an httpx client bound to
-one base URL, with retries, timeouts and a hard time budget)."""
+"""HttpCrm: the CRM adapters' requests, bound to one base URL, over the shared guarded outbound client.
+
+Everything about getting a request out safely is services/outbound's: the SSRF guard (https unless the host is in
+SWITCHBOARD_OUTBOUND_ALLOW, canonical IP spellings only, the name resolved once and the connection pinned to a
+checked public address), no redirects, a size cap, Retry-After, tenacity retries and the error classes. What is
+CRM-specific here is policy, as configuration of that client (`crm_outbound_settings`: short timeouts, a few
+attempts, a hard time budget), and reading its answers for the lookup port: 404 is a miss, anything else that is
+not a 2xx is CrmUnavailable."""
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import time
-from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
+import json
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
-
-import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from urllib.parse import urlencode, urlsplit
 
 from services.common.settings import Settings
 from services.enrich.crm.lookup import CrmConfigError, CrmUnavailable
+from services.outbound.client import OutboundClient, OutboundRequest, OutboundSettings
+from services.outbound.errors import OutboundError, Refused, Rejected
+from services.outbound.guard import AllowList, check_address, check_url, ip_literal
+from services.outbound.transport import Resolver, system_resolve
 
 USER_AGENT = "switchboard-enrich/1 (account lookup)"
 
-
-class _Retryable(Exception):
-    """A transient HTTP answer (429, 5xx): retried; `retry_after` from the response when it gave one."""
-
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status = status
-        self.retry_after = retry_after
+# The enrich worker must never stall on the CRM: short timeouts, three attempts, and a hard cap on one lookup.
+CRM_DEFAULTS = OutboundSettings(connect_timeout_s=1.0, read_timeout_s=2.0, budget_s=4.0, deadline_s=4.0,
+                                attempts=3, max_retry_after_s=2.0, backoff_base_s=0.1, backoff_max_s=1.0)
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def crm_outbound_settings(settings: Settings) -> OutboundSettings:
+    """The shared client's settings for CRM lookups, from SWITCHBOARD_CRM_* (docs/accounts.md)."""
+    return replace(CRM_DEFAULTS, connect_timeout_s=settings.crm_connect_timeout_s,
+                   read_timeout_s=settings.crm_timeout_s, budget_s=settings.crm_lookup_budget_s,
+                   deadline_s=settings.crm_lookup_budget_s, attempts=settings.crm_attempts,
+                   max_retry_after_s=settings.crm_max_retry_after_s)
 
 
-def check_base_url(url: str) -> str:
-    """The base URL, or CrmConfigError: https with a host and no credentials/query; http only to loopback."""
+def check_base_url(url: str, allow: AllowList = AllowList()) -> str:
+    """The base URL without a trailing slash, or CrmConfigError saying why the outbound guard refuses it (not https
+    and not allow-listed, credentials, an odd IP spelling, an IP literal that is not public and not allowed), or
+    why a base URL cannot carry it (a query or fragment). A host name's addresses are checked on each connect."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if not host:
-        raise CrmConfigError(f"CRM base URL {url!r} has no host")
-    if parts.username or parts.password:
-        raise CrmConfigError("CRM base URL must not carry credentials; name the token's env var instead")
     if parts.query or parts.fragment:
         raise CrmConfigError("CRM base URL must not carry a query or fragment")
-    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host)):
-        return url.rstrip("/")
-    raise CrmConfigError(f"CRM base URL must be https (plain http only to a loopback host for tests), got {parts.scheme!r}")
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
+    host = (parts.hostname or "").lower()
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-@dataclass
-class HttpPolicy:
-    connect_timeout_s: float = 1.0
-    timeout_s: float = 2.0
-    budget_s: float = 4.0
-    attempts: int = 3
-    max_retry_after_s: float = 2.0
-    backoff_initial_s: float = 0.1
-    backoff_max_s: float = 1.0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "HttpPolicy":
-        return cls(
-            connect_timeout_s=settings.crm_connect_timeout_s,
-            timeout_s=settings.crm_timeout_s,
-            budget_s=settings.crm_lookup_budget_s,
-            attempts=settings.crm_attempts,
-            max_retry_after_s=settings.crm_max_retry_after_s,
-        )
+        check_url(url, frozenset({host}), allow)
+        literal = ip_literal(host)
+        if literal is not None:
+            check_address(host, literal, allow)
+    except Refused as exc:
+        raise CrmConfigError(f"CRM base URL refused by the outbound guard: {exc}") from None
+    return url.rstrip("/")
 
 
 class HttpCrm:
-    """An httpx.AsyncClient bound to one base URL, with retries (tenacity), timeouts and a hard budget."""
+    """Requests relative to one base URL, through an OutboundClient that may reach only that URL's host."""
 
     kind = "http"
 
@@ -102,20 +63,15 @@ class HttpCrm:
         self,
         base_url: str,
         token: str,
-        policy: HttpPolicy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        settings: OutboundSettings = CRM_DEFAULTS,
+        allow: AllowList = AllowList(),
+        resolve: Resolver = system_resolve,
     ) -> None:
-        self.base_url = check_base_url(base_url)
-        self.policy = policy or HttpPolicy()
-        self._host = urlsplit(self.base_url).netloc
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": USER_AGENT},
-            timeout=httpx.Timeout(self.policy.timeout_s, connect=self.policy.connect_timeout_s),
-            follow_redirects=False,
-            trust_env=False,  # no proxies or netrc from the environment: only the configured host is contacted
-            transport=transport,
-        )
+        self.base_url = check_base_url(base_url, allow)
+        self.settings = settings
+        self._auth = f"Bearer {token}"
+        host = urlsplit(self.base_url).hostname or ""
+        self._client = OutboundClient(frozenset({host}), allow, settings, resolve)
 
     def __repr__(self) -> str:  # never the token
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -123,56 +79,29 @@ class HttpCrm:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.retry_after is not None:
-            return exc.retry_after
-        backoff = self.policy.backoff_initial_s * (2 ** (state.attempt_number - 1))
-        return min(self.policy.backoff_max_s, backoff)
-
-    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
-        """The response (2xx), None for 404, or CrmUnavailable. Retries connect errors, timeouts, 429, 5xx."""
+    async def request(self, method: str, path: str, params: dict[str, str] | None = None,
+                      body: Any = None) -> str | None:
+        """The body of a 2xx answer, None for a 404, or CrmUnavailable (after the shared client's retries)."""
+        if not path.startswith("/") or path.startswith("//"):
+            raise CrmUnavailable("refusing a path that is not relative to the base URL")  # only ever this host
+        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
+        req = OutboundRequest(kind=self.kind, method=method, url=url, body=body, auth=self._auth,
+                              headers={"Accept": "application/json", "User-Agent": USER_AGENT})
         try:
-            async with asyncio.timeout(self.policy.budget_s):
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self.policy.attempts),
-                    wait=self._wait,
-                    retry=retry_if_exception_type((httpx.TransportError, _Retryable)),
-                    reraise=True,
-                ):
-                    with attempt:
-                        return await self._once(method, path, **kwargs)
-        except TimeoutError:
-            raise CrmUnavailable(f"{self.kind}: no answer within {self.policy.budget_s:g}s") from None
-        except _Retryable as exc:
-            raise CrmUnavailable(f"{self.kind}: {exc} after {self.policy.attempts} attempts") from None
-        except httpx.TransportError as exc:
-            raise CrmUnavailable(f"{self.kind}: {type(exc).__name__} after {self.policy.attempts} attempts") from None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _once(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
-        if "://" in path or path.startswith("//"):
-            raise CrmUnavailable("refusing an absolute URL")  # only ever the configured host
-        response = await self._client.request(method, path, **kwargs)
-        if response.url.netloc.decode() != self._host:  # pragma: no cover - guarded by relative paths
-            raise CrmUnavailable("refusing a request outside the configured host")
-        status = response.status_code
-        if 200 <= status < 300:
-            return response
-        if status == 404:
-            return None
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if retry_after is not None and retry_after > self.policy.max_retry_after_s:
-                raise CrmUnavailable(f"{self.kind}: HTTP {status}, Retry-After {retry_after:g}s is over the limit")
-            raise _Retryable(status, retry_after)
-        if 300 <= status < 400:
-            raise CrmUnavailable(f"{self.kind}: HTTP {status} redirect not followed")
-        raise CrmUnavailable(f"{self.kind}: HTTP {status}")  # 400/401/403/...: retrying will not help
+            outcome = await self._client.deliver(req)
+        except Refused as exc:
+            raise CrmUnavailable(f"{self.kind}: refused by the outbound guard: {exc}") from None
+        except Rejected as exc:
+            if exc.status == 404:
+                return None
+            raise CrmUnavailable(str(exc)) from None
+        except OutboundError as exc:  # throttled, 5xx, no connection, no answer in time, redirect, too large
+            raise CrmUnavailable(str(exc)) from None
+        return outcome.text
 
     @staticmethod
-    def json_of(response: httpx.Response) -> Any:
+    def json_of(text: str) -> Any:
         try:
-            return response.json()
+            return json.loads(text)
         except ValueError:
             raise CrmUnavailable("the CRM answered with something that is not JSON") from None

@@ -6,13 +6,14 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from schemas.item import Account
-from services.enrich.crm.http import HttpCrm, HttpPolicy
+from services.enrich.crm.http import CRM_DEFAULTS, HttpCrm
 from services.enrich.crm.lookup import CrmUnavailable
 from services.enrich.crm.records import as_float, as_str, field_map
 from services.enrich.matching import normalize_domain
+from services.outbound.client import OutboundSettings
+from services.outbound.guard import AllowList
+from services.outbound.transport import Resolver, system_resolve
 
 HUBSPOT_PROPERTIES = {"name": "name", "domain": "domain", "arr": "annualrevenue", "plan": "plan", "owner": "hubspot_owner_id"}
 HUBSPOT_ID_RE = re.compile(r"^[0-9]{1,20}$")
@@ -23,9 +24,10 @@ class HubSpotCompanies(HttpCrm):
 
     kind = "hubspot"
 
-    def __init__(self, base_url: str, token: str, policy: HttpPolicy | None = None,
-                 properties: dict[str, str] | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(base_url, token, policy, transport)
+    def __init__(self, base_url: str, token: str, settings: OutboundSettings = CRM_DEFAULTS,
+                 properties: dict[str, str] | None = None, allow: AllowList = AllowList(),
+                 resolve: Resolver = system_resolve) -> None:
+        super().__init__(base_url, token, settings, allow, resolve)
         self.properties = field_map(HUBSPOT_PROPERTIES, properties)
 
     def accepts_id(self, account_id: str, item_kind: str) -> bool:
@@ -51,14 +53,14 @@ class HubSpotCompanies(HttpCrm):
     async def by_id(self, account_id: str) -> Account | None:
         if not HUBSPOT_ID_RE.match(account_id):
             return None
-        response = await self.request(
+        text = await self.request(
             "GET",
             f"/crm/v3/objects/companies/{quote(account_id, safe='')}",
             params={"properties": ",".join(self.properties.values()), "archived": "false"},
         )
-        if response is None:
+        if text is None:
             return None
-        body = self.json_of(response)
+        body = self.json_of(text)
         return self._account(body) if isinstance(body, dict) else None
 
     async def by_domain(self, domain: str) -> Account | None:
@@ -73,10 +75,10 @@ class HubSpotCompanies(HttpCrm):
             "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
             "limit": 10,
         }
-        response = await self.request("POST", "/crm/v3/objects/companies/search", json=body)
-        if response is None:
+        text = await self.request("POST", "/crm/v3/objects/companies/search", body=body)
+        if text is None:
             raise CrmUnavailable("hubspot: search endpoint not found (check the base URL)")
-        data = self.json_of(response)
+        data = self.json_of(text)
         results = data.get("results") if isinstance(data, dict) else None
         for record in results or []:
             account = self._account(record) if isinstance(record, dict) else None

@@ -9,19 +9,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import httpx
-
 from schemas.item import Account, Item
 from services.common.logging import get_logger
 from services.common.settings import Settings
 from services.config.models import Config
 from services.enrich.breaker import CircuitBreaker
 from services.enrich.crm.cache import ABSENT, TtlCache
-from services.enrich.crm.http import HttpPolicy
+from services.enrich.crm.http import crm_outbound_settings
 from services.enrich.crm.hubspot import HubSpotCompanies
 from services.enrich.crm.lookup import CrmConfigError, CrmLookup, CrmUnavailable
 from services.enrich.crm.salesforce import SalesforceAccounts
 from services.enrich.matching import Candidate
+from services.outbound.guard import AllowList
 
 log = get_logger("switchboard.enrich.crm")
 
@@ -128,9 +127,9 @@ def crm_lookup_from_settings(
     settings: Settings,
     config: Config | None = None,
     environ: dict[str, str] | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> CrmLookup | None:
-    """The configured CRM adapter, None when lookups are off; CrmConfigError when the settings cannot work."""
+    """The configured CRM adapter, None when lookups are off; CrmConfigError when the settings cannot work
+    (including a base URL the outbound guard refuses: SWITCHBOARD_OUTBOUND_ALLOW applies to CRM lookups too)."""
     if settings.crm_kind is None:
         return None
     env = os.environ if environ is None else environ
@@ -143,12 +142,13 @@ def crm_lookup_from_settings(
     token = env.get(settings.crm_token_env, "").strip()
     if not token:
         raise CrmConfigError(f"environment variable {settings.crm_token_env} (the CRM token) is empty or unset")
-    policy = HttpPolicy.from_settings(settings)
+    outbound = crm_outbound_settings(settings)
+    allow = AllowList.parse(settings.outbound_allow)
     mapping = _source_options(config, settings.crm_kind)
     if settings.crm_kind == "hubspot":
-        return HubSpotCompanies(settings.crm_base_url, token, policy, properties=mapping, transport=transport)
-    return SalesforceAccounts(settings.crm_base_url, token, policy, api_version=settings.crm_api_version,
-                              fields=mapping, transport=transport)
+        return HubSpotCompanies(settings.crm_base_url, token, outbound, properties=mapping, allow=allow)
+    return SalesforceAccounts(settings.crm_base_url, token, outbound, api_version=settings.crm_api_version,
+                              fields=mapping, allow=allow)
 
 
 def crm_resolver_from_settings(

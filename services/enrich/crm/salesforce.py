@@ -6,13 +6,14 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from schemas.item import Account
-from services.enrich.crm.http import HttpCrm, HttpPolicy
+from services.enrich.crm.http import CRM_DEFAULTS, HttpCrm
 from services.enrich.crm.lookup import CrmConfigError, CrmUnavailable
 from services.enrich.crm.records import as_float, as_str, field_map
 from services.enrich.matching import normalize_domain
+from services.outbound.client import OutboundSettings
+from services.outbound.guard import AllowList
+from services.outbound.transport import Resolver, system_resolve
 
 SALESFORCE_FIELDS = {"name": "Name", "domain": "Website", "arr": "AnnualRevenue", "plan": "Type", "owner": "OwnerId"}
 SALESFORCE_ACCOUNT_ID_RE = re.compile(r"^001[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")  # 001 = the Account key prefix
@@ -48,11 +49,12 @@ class SalesforceAccounts(HttpCrm):
 
     kind = "salesforce"
 
-    def __init__(self, base_url: str, token: str, policy: HttpPolicy | None = None, api_version: str = "v61.0",
-                 fields: dict[str, str] | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(base_url, token, policy, transport)
+    def __init__(self, base_url: str, token: str, settings: OutboundSettings = CRM_DEFAULTS,
+                 api_version: str = "v61.0", fields: dict[str, str] | None = None, allow: AllowList = AllowList(),
+                 resolve: Resolver = system_resolve) -> None:
         if not API_VERSION_RE.match(api_version):
             raise CrmConfigError(f"Salesforce API version must look like v61.0, got {api_version!r}")
+        super().__init__(base_url, token, settings, allow, resolve)
         self.api_version = api_version
         self.fields = field_map(SALESFORCE_FIELDS, fields)
 
@@ -81,14 +83,14 @@ class SalesforceAccounts(HttpCrm):
     async def by_id(self, account_id: str) -> Account | None:
         if not SALESFORCE_ACCOUNT_ID_RE.match(account_id):
             return None
-        response = await self.request(
+        text = await self.request(
             "GET",
             f"/services/data/{self.api_version}/sobjects/Account/{quote(account_id, safe='')}",
             params={"fields": self._select()},
         )
-        if response is None:
+        if text is None:
             return None
-        body = self.json_of(response)
+        body = self.json_of(text)
         return self._account(body) if isinstance(body, dict) else None
 
     def domain_query(self, domain: str) -> str:
@@ -98,12 +100,12 @@ class SalesforceAccounts(HttpCrm):
         )
 
     async def by_domain(self, domain: str) -> Account | None:
-        response = await self.request(
+        text = await self.request(
             "GET", f"/services/data/{self.api_version}/query", params={"q": self.domain_query(domain)}
         )
-        if response is None:
+        if text is None:
             raise CrmUnavailable("salesforce: query endpoint not found (check the base URL and API version)")
-        data = self.json_of(response)
+        data = self.json_of(text)
         records = data.get("records") if isinstance(data, dict) else None
         for record in records or []:
             # LIKE '%acme.com%' also finds notacme.com and acme.com.evil.io: keep only this exact domain
