@@ -128,7 +128,7 @@ class OnnxMiniLM:
         # a run); Add + LayerNormalization unfused gave 15-20 % more texts per CPU-second (docs/performance.md)
         self._session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"],
                                              disabled_optimizers=["SkipLayerNormFusion"])
-        # One name for both computations: their vectors agree to cosine >= 0.98, so themes carry over.
+        # One name for both computations: their vectors agree to cosine >= 0.99, so themes carry over.
         self.name = MODEL_ID if verify else f"custom:{model}"
         self.dim = 384
 
