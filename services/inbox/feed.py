@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from schemas.inbox import ActivityEvent, ItemState
 from schemas.item import Item
 from services.common import names
+from services.common.kv_watch import follow
 from services.common.logging import get_logger
 from services.inbox.index import InboxIndex
 
@@ -36,7 +37,7 @@ class Feed:
         activity = await self._follow(names.ACTIVITY, self._on_event)
         watcher = await self.kv.watchall()
         states_ready = asyncio.get_running_loop().create_future()
-        self._watch_task = asyncio.create_task(self._watch(watcher, states_ready), name="inbox-state-watch")
+        self._watch_task = asyncio.create_task(follow(watcher, self._on_state, states_ready), name="inbox-state-watch")
         self._subs.append(watcher)
         await asyncio.wait_for(asyncio.gather(queues, activity, states_ready), timeout)
         log.info("inbox.index_ready", items=len(self.index))
@@ -76,14 +77,9 @@ class Feed:
     def _on_event(self, data: bytes) -> None:
         self.index.add_event(ActivityEvent.model_validate_json(data))
 
-    async def _watch(self, watcher: Any, ready: asyncio.Future[None]) -> None:
-        async for entry in watcher:
-            if entry is None:  # the end of the initial values
-                if not ready.done():
-                    ready.set_result(None)
-                continue
-            if entry.value:
-                try:
-                    self.index.set_state(ItemState.model_validate_json(entry.value), entry.revision or 0)
-                except ValidationError as exc:
-                    log.warning("inbox.bad_state", key=entry.key, error=str(exc)[:200])
+    def _on_state(self, entry: Any) -> None:
+        if entry.value:
+            try:
+                self.index.set_state(ItemState.model_validate_json(entry.value), entry.revision or 0)
+            except ValidationError as exc:
+                log.warning("inbox.bad_state", key=entry.key, error=str(exc)[:200])

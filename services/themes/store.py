@@ -24,6 +24,7 @@ from nats.js.kv import KeyValue
 
 from schemas.theme import AreaIndex, Theme
 from services.common import names
+from services.common.kv_watch import follow
 from services.common.logging import get_logger
 from services.themes.cache import CentroidCache
 from services.themes.clustering import (
@@ -70,24 +71,20 @@ class ThemeStore:
 
     async def _follow(self, watcher: KeyValue.KeyWatcher, loaded: asyncio.Future[None]) -> None:
         try:
-            async for entry in watcher:
-                if entry is None:  # the end of the initial values
-                    if not loaded.done():
-                        loaded.set_result(None)
-                    continue
-                if entry.value:
-                    theme = Theme.model_validate_json(entry.value)
-                    self.cache.apply(theme)
-                    self._remember(theme, entry.revision or 0)
-                else:  # deleted or purged: read it again when it is needed
-                    self._latest.pop(entry.key.split(".", 1)[-1], None)
+            await follow(watcher, self._on_entry, loaded)
         finally:
-            if not loaded.done():
-                loaded.set_result(None)
             try:
                 await watcher.stop()
             except Exception:  # noqa: BLE001 - the connection is closing anyway
                 pass
+
+    def _on_entry(self, entry: KeyValue.Entry) -> None:
+        if entry.value:
+            theme = Theme.model_validate_json(entry.value)
+            self.cache.apply(theme)
+            self._remember(theme, entry.revision or 0)
+        else:  # deleted or purged: read it again when it is needed
+            self._latest.pop(entry.key.split(".", 1)[-1], None)
 
     def choose(self, area: str, vector: np.ndarray) -> str | None:
         """The live theme of `area` that `vector` joins, or None (start a new one). Pure CPU, in-memory."""
