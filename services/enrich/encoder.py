@@ -95,10 +95,7 @@ def model_files() -> tuple[Path, Path, bool]:
 class OnnxMiniLM:
     """all-MiniLM-L6-v2 (int8 ONNX): mean pooling over tokens, then L2 normalisation. Thread-safe."""
 
-    def __init__(
-        self, model: Path, tokenizer: Path, *, verify: bool = True, threads: int | None = None,
-        quantise: bool | None = None,
-    ) -> None:
+    def __init__(self, model: Path, tokenizer: Path, *, verify: bool = True, threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -109,7 +106,7 @@ class OnnxMiniLM:
                     raise ModelUnavailable(f"{path}: sha256 {actual} is not the pinned {expected}")
         source: str | bytes = str(model)
         self.variant = "float compute" if verify else "as given"
-        if verify and (quantized_model.enabled() if quantise is None else quantise):
+        if verify and quantized_model.enabled():
             try:
                 source = quantized_model.derived(model, tokenizer, MODEL_SHA256, pinned=True)
                 self.variant = f"int8 compute ({quantized_model.RECIPE})"
