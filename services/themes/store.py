@@ -219,13 +219,14 @@ class ThemeStore:
             await self._load([i for i in unseen if i not in self.cache.seen])
             return None
         try:
-            await self.kv.create(names.theme_key(theme.id), theme.model_dump_json().encode())
+            revision = await self.kv.create(names.theme_key(theme.id), theme.model_dump_json().encode())
         except KeyWrongLastSequenceError:
             found = await resolve(self.kv, theme.id)
             if found is None:
                 return None
-            theme = found[0]
+            theme, revision = found
         self.cache.apply(theme)
+        self._remember(theme, revision)  # the next join starts from it without waiting for the watch
         log.debug("theme.created", id=theme.id, area=area, label=theme.label)
         return theme
 

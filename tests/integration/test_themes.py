@@ -213,6 +213,7 @@ async def test_a_join_reads_kv_only_when_another_process_wrote_the_theme(nats_se
         here, there = [ThemeStore(await themes_bucket(c.jetstream(), settings), "test", 4) for c in conns]
         await here.start()
         await there.start()
+        await here.stop()  # no watch here: what `here` knows comes only from its own writes, so nothing races it
         x = unit(np.array([1, 0, 0, 0], np.float32))
         first = await here.assign("billing", x, Member("x0", "refund late", "a", 10.0), NOW)
         reads: list[str] = []
@@ -230,6 +231,7 @@ async def test_a_join_reads_kv_only_when_another_process_wrote_the_theme(nats_se
         await there.assign("billing", x, Member("x2", "refund still late", "c", 7.0), NOW)
         joined = await here.assign("billing", x, Member("x3", "refund late, again", "d", 1.0), NOW)
         assert joined.items == 4 and joined.arr == 23.0
+        assert reads == [names.theme_key(first.id)]  # the failed compare-and-set, then one read
         stored, _ = await read_theme(here.kv, first.id)  # type: ignore[misc]
         assert stored.items == 4 and {m.item_id for m in stored.samples} >= {"x0"}
         await here.stop()
