@@ -17,7 +17,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,15 +25,13 @@ from typing import Callable, Sequence
 
 import httpx
 
+from bench.run import EXAMPLE_CONFIG, ROOT, SB, demo_env
 from schemas.item import item_id
 from services.common import names
 from services.common.broker import server_list
 from services.config.loader import load_config
 from services.demo.signing import signed_request
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE_CONFIG = ROOT / "examples" / "config"
-SB = str(Path(sys.executable).parent / "switchboard")
 FINAL_STREAMS = (names.QUEUES, names.ANSWERS, names.DROPPED, names.RECORDS, names.DLQ)
 
 TEXTS = [
@@ -50,16 +47,6 @@ TEXTS = [
     "The Slack notifications arrive an hour late",
 ]
 DOMAINS = ["northwind.com", "globex.com", "initech.io", "umbrellahealth.org", "hooli.dev", "example.org"]
-
-
-def demo_env() -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in (ROOT / "examples" / "demo.env").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key.strip()] = value.strip().strip('"').strip("'")
-    return env
 
 
 def chaos_config(dest: Path) -> Path:

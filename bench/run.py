@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.loadgen import median
+from services.cli.demo import read_env_file
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "bench" / "reports"
@@ -53,13 +54,8 @@ def log(msg: str) -> None:
 def demo_env() -> dict[str, str]:
     """The demo secrets, plus PYTHONPATH = this checkout: the `switchboard` script of a shared virtualenv (an
     editable install of another checkout, e.g. from a git worktree) then runs the code under test."""
-    env: dict[str, str] = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    for line in DEMO_ENV.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key.strip()] = value.strip().strip('"').strip("'")
-    return env
+    return {**read_env_file(DEMO_ENV),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
 
 def can_pin() -> bool:

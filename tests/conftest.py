@@ -3,6 +3,7 @@ temporary store (the same embedded server `switchboard up` starts), and a NATS c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
@@ -10,6 +11,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
+from services.cli.demo import read_env_file
 from services.common.embedded import EmbeddedNats
 from tests.fake_tool import FakeTool
 
@@ -41,12 +43,11 @@ async def nc(nats_server: EmbeddedNats) -> AsyncIterator[Client]:
 
 
 def demo_env() -> dict[str, str]:
-    """The demo secrets of examples/demo.env (the example config's sources)."""
-    env: dict[str, str] = {}
-    path = ROOT / "examples" / "demo.env"
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            env[key.strip()] = value.strip().strip('"').strip("'")
-    return env
+    """The demo secrets of examples/demo.env (the example config's sources), plus PYTHONPATH = this checkout: the
+    `switchboard` script of a shared virtualenv (an editable install of another checkout, e.g. when the tests run
+    from a git worktree) then runs the code under test."""
+    return {**read_env_file(ROOT / "examples" / "demo.env"), **checkout_path()}
+
+
+def checkout_path() -> dict[str, str]:
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.item import AccountRef, AccountUpdate, Item, Person
+from services.cli.demo import read_env_file
 from services.config.loader import load_config
 from services.config.models import SourceConfig
 from services.ingest.adapters.base import Draft, decode_json, has_long_digit_run, hmac_digest
@@ -30,17 +31,8 @@ RECEIVED = datetime(2026, 3, 2, 10, 0, 0, 123456, tzinfo=UTC)
 SOURCE = SourceConfig(name="native", kind="standard", secrets=["S"])
 
 
-def _demo_env() -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in (SAMPLES.parent / "demo.env").read_text().splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep and not key.startswith("#"):
-            env[key.strip()] = value.strip()
-    return env
-
-
 CONFIG = load_config(SAMPLES.parent / "config")
-ENV = _demo_env()
+ENV = read_env_file(SAMPLES.parent / "demo.env")
 
 
 def reference(draft: Draft, source: SourceConfig, received_at: datetime) -> bytes:

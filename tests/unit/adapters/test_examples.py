@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from services.cli.demo import read_env_file
 from services.config.loader import load_config
 
 from . import SAMPLES, accept, signed
@@ -16,18 +17,8 @@ EXAMPLES = SAMPLES.parent
 NOW = 1_772_443_900.0
 
 
-def _demo_env() -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in (EXAMPLES / "demo.env").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    return env
-
-
 CONFIG = load_config(EXAMPLES / "config")
-ENV = _demo_env()
+ENV = read_env_file(EXAMPLES / "demo.env")
 
 
 @pytest.mark.parametrize("source", CONFIG.sources, ids=lambda s: s.name)
