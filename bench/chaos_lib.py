@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 
 import httpx
 
+from bench.readiness import all_after, started_in
 from bench.run import EXAMPLE_CONFIG, ROOT, SB, demo_env
 from schemas.item import item_id
 from services.common import names
@@ -258,18 +259,20 @@ class Proc:
         out.close()
         return self
 
-    def log_count(self, needle: bytes) -> int:
-        return self.log.read_bytes().count(needle) if self.log.exists() else 0
+    def started(self) -> Counter[str]:
+        """How many times each consumer loop of this process has started, per durable (bench/readiness.py)."""
+        return started_in(self.log)
 
-    def wait_log(self, needle: bytes, count: int = 1, timeout: float = 90.0) -> None:
+    def wait_started(self, durables: tuple[str, ...], before: Counter[str] | None = None, timeout: float = 90.0) -> None:
+        """Until every one of `durables` has (re)started since `before` (a `started()` read before start)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.args[0]} exited: {self.log.read_text()[-2000:]}")
-            if self.log_count(needle) >= count:
+            if all_after(self.started(), durables, before):
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"{self.args[0]}: no {needle!r} after {timeout}s: {self.log.read_text()[-2000:]}")
+        raise RuntimeError(f"{self.args[0]}: {durables} not started after {timeout}s: {self.log.read_text()[-2000:]}")
 
     def wait_http(self, url: str, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout

@@ -28,6 +28,7 @@ from bench.chaos_lib import (
     wait_landed,
     worker_env,
 )
+from bench.readiness import UP
 from services.common import names
 from services.common.broker import server_list
 from services.common.embedded import EmbeddedNats, free_port
@@ -72,10 +73,10 @@ def _up(root: Path, nats_url: str, name: str = "up", env: dict[str, str] | None 
 
 
 async def _start_up(proc: Proc, url: str) -> None:
-    before = proc.log_count(b"stage.started")
+    before = proc.started()
     proc.start()
     await asyncio.to_thread(proc.wait_http, url)
-    await asyncio.to_thread(proc.wait_log, b"stage.started", before + 2)
+    await asyncio.to_thread(proc.wait_started, UP, before)
 
 
 # ---- (a) the broker is SIGKILLed ---------------------------------------------------------------
@@ -130,8 +131,8 @@ async def worker_kills(root: Path, n: int = 6_000, rounds: int = 2) -> Result:
     for p in (enrich, route):
         p.start()
     await asyncio.to_thread(ingest.wait_http, url)
-    await asyncio.to_thread(enrich.wait_log, b"stage.started")
-    await asyncio.to_thread(route.wait_log, b"stage.started")
+    await asyncio.to_thread(enrich.wait_started, (names.ENRICH_CONSUMER,))
+    await asyncio.to_thread(route.wait_started, (names.ROUTE_CONSUMER, names.ROUTE_FEEDBACK_CONSUMER))
     sender = Sender(lambda: url, uuid.uuid4().hex[:8], concurrency=32)
     nc = await nats.connect(server.url)
     js = nc.jetstream()
@@ -139,7 +140,7 @@ async def worker_kills(root: Path, n: int = 6_000, rounds: int = 2) -> Result:
     steps = rounds * 2
 
     async def kill_restart(proc: Proc, name: str) -> None:
-        before = proc.log_count(b"stage.started")
+        before = proc.started()
         stream, durable = (names.EVENTS, names.ENRICH_CONSUMER) if name == "enrich" else (names.ENRICHED, names.ROUTE_CONSUMER)
         # mid-stream: it has been handed a good share of the items since it (re)started, with more to come
         target = (await _delivered(js, stream, durable)) + max(5, n // (steps + 3))
@@ -157,7 +158,7 @@ async def worker_kills(root: Path, n: int = 6_000, rounds: int = 2) -> Result:
         _log(f"{name} SIGKILLed mid-stream ({len(sender.ledger.acknowledged)} acknowledged)")
         await asyncio.sleep(1.0)
         proc.start()
-        await asyncio.to_thread(proc.wait_log, b"stage.started", before + 1)
+        await asyncio.to_thread(proc.wait_started, (durable,), before)
         _log(f"{name} restarted")
 
     chaos_done = asyncio.Event()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.loadgen import median
+from bench.readiness import started_in, up_ready
 from services.cli.demo import read_env_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,17 +113,12 @@ def start_server(kind: str, nats_url: str, workdir: Path, env: dict[str, str], p
         if process.poll() is not None:
             raise RuntimeError(f"{kind} exited with {process.returncode}: {log_path.read_text()[-2000:]}")
         if _get(ready_url) == 200:
-            # `up`: also wait for both workers (enrich has loaded its model)
-            if kind != "up" or log_path.read_bytes().count(b"stage.started") >= 2:
-                if enrich_started(log_path) >= enrich_ready:
-                    return server
+            # `up`: also wait for every consumer loop (enrich has loaded its model), and for N enrich processes
+            if kind != "up" or up_ready(started_in(log_path), enrich_ready):
+                return server
         time.sleep(0.1)
     server.stop()
     raise RuntimeError(f"{kind} not ready after {timeout}s: {log_path.read_text()[-2000:]}")
-
-
-def enrich_started(log_path: Path) -> int:
-    return sum(1 for line in log_path.read_bytes().splitlines() if b"stage.started" in line and b"enrich" in line)
 
 
 def run_loadgen(job: dict[str, Any], env: dict[str, str], timeout: float) -> dict[str, Any]:

@@ -39,8 +39,6 @@ class Stage:
     filter_subject: str
     # (item id, dead-letter subject suffix) of an input subject; deliver names its own (names.deliver_dead_letter_token)
     split: Callable[[str], tuple[str, str | None]] = names.split_item_subject
-    # the log event when its loop starts; `up`'s readiness checks count "stage.started" of enrich and route
-    started_event: str = "stage.started"
 
 
 def consumer_config(stage: Stage, settings: Settings) -> ConsumerConfig:
@@ -121,7 +119,8 @@ async def run_stage(
     sub = await js.pull_subscribe(
         stage.filter_subject, durable=stage.durable, stream=stage.stream, config=consumer_config(stage, settings)
     )
-    log.info(stage.started_event, stage=stage.name, stream=stage.stream, durable=stage.durable)
+    # readiness checks (bench/readiness.py: the bench, chaos, end-to-end tests) wait on this line, per durable
+    log.info("stage.started", stage=stage.name, stream=stage.stream, durable=stage.durable)
     busy = False
     while not stop.is_set():
         try:

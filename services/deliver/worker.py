@@ -37,11 +37,11 @@ log = get_logger("switchboard.deliver")
 
 STAGES = (
     Stage("deliver", names.ANSWERS, names.DELIVER_ANSWERS_CONSUMER, names.all_stream_filter(names.ANSWERS),
-          names.deliver_dead_letter_token, "deliver.consuming"),
+          names.deliver_dead_letter_token),
     Stage("deliver", names.QUEUES, names.DELIVER_QUEUES_CONSUMER, names.all_stream_filter(names.QUEUES),
-          names.deliver_dead_letter_token, "deliver.consuming"),
+          names.deliver_dead_letter_token),
     Stage("deliver", names.OUTBOX, names.DELIVER_OUTBOX_CONSUMER, names.all_stream_filter(names.OUTBOX),
-          names.deliver_dead_letter_token, "deliver.consuming"),
+          names.deliver_dead_letter_token),
 )
 
 

@@ -13,6 +13,7 @@ from typing import Iterator
 import httpx
 import pytest
 
+from bench.readiness import started_in, up_ready
 from services.common.embedded import EmbeddedNats, free_port
 from services.config.loader import load_config
 from services.config.models import Config
@@ -59,9 +60,8 @@ def start_switchboard(nats_url: str, tmp: Path, config_dir: Path = EXAMPLE_CONFI
         if process.poll() is not None:
             raise RuntimeError(f"switchboard up exited: {log.read_text()[-3000:]}")
         try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200 and b"stage.started" in log.read_bytes():
-                if log.read_bytes().count(b"stage.started") >= 2:
-                    break
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200 and up_ready(started_in(log)):
+                break
         except httpx.HTTPError:
             pass
         time.sleep(0.2)

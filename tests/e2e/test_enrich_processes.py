@@ -15,6 +15,8 @@ from typing import Callable, TypeVar
 import httpx
 import pytest
 
+from bench.readiness import started_in
+from services.common import names
 from services.common.embedded import EmbeddedNats, free_port
 from services.config.loader import load_config
 from tests.conftest import EXAMPLE_CONFIG, ROOT, demo_env
@@ -82,7 +84,7 @@ def start_up(nats_url: str, tmp: Path, workers: int) -> Running:
 
 
 def enrich_started(running: Running) -> int:
-    return running.log.read_bytes().count(b'"stage": "enrich"') + running.log.read_bytes().count(b'"stage":"enrich"')
+    return started_in(running.log)[names.ENRICH_CONSUMER]
 
 
 def lands(running: Running) -> None:

@@ -17,6 +17,8 @@ from typing import Callable, Iterator
 import httpx
 import pytest
 
+from bench.readiness import all_after, started_in
+from services.common import names
 from services.common.embedded import free_port
 from tests.conftest import EXAMPLE_CONFIG, ROOT, demo_env
 from tests.integration.test_nats_auth import secured  # noqa: F401 - the fixture
@@ -78,8 +80,10 @@ def test_every_service_works_as_its_own_nats_user(services, tmp_path: Path) -> N
         assert all(p.poll() is None for p in procs), {n: t[-2000:] for n, t in text.items()}
         return (httpx.get(ingest + "/readyz", timeout=1).status_code == 200
                 and httpx.get(web + "/healthz", timeout=1).status_code == 200
-                and "stage.started" in text["enrich"] and text["route"].count("stage.started") == 2
-                and all(f'"durable":"{d}"' in text["deliver"] for d in ("deliver-answers", "deliver-queues", "deliver-outbox")))
+                and all_after(started_in(logs["enrich"]), (names.ENRICH_CONSUMER,))
+                and all_after(started_in(logs["route"]), (names.ROUTE_CONSUMER, names.ROUTE_FEEDBACK_CONSUMER))
+                and all_after(started_in(logs["deliver"]),
+                              (names.DELIVER_ANSWERS_CONSUMER, names.DELIVER_QUEUES_CONSUMER, names.DELIVER_OUTBOX_CONSUMER)))
     wait_until(started, 90, "every service started under its user")
 
     admin = {**user_env("admin", passwords), "SWITCHBOARD_LOG_JSON": "false"}
