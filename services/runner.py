@@ -12,13 +12,15 @@ import signal
 from collections.abc import Iterable, Iterator
 
 import uvicorn
+from tenacity import RetryCallState
 
 from services.common.broker import connect, resolve_url
 from services.common.embedded import EmbeddedNats, stop_recorded
+from services.common.errors import describe
 from services.common.heap import freeze_startup_heap
 from services.common.logging import configure, get_logger
 from services.common.settings import Settings
-from services.common.streams import config_bucket, ensure_streams
+from services.common.streams import config_bucket, declare
 from services.config.loader import load_config
 from services.config.models import Config
 from services.config.versions import startup_config
@@ -27,6 +29,12 @@ from services.worker_processes import enrich_processes, parent_pid, watch_parent
 log = get_logger("switchboard")
 
 SERVICES = ("ingest", "enrich", "route", "deliver")
+
+
+def _waiting(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.warning("nats.jetstream_waiting", attempt=state.attempt_number, waited_s=round(state.seconds_since_start or 0, 1),
+                error=describe(error) if error else None)
 
 
 async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: bool = True, publish: bool = False) -> None:
@@ -47,7 +55,7 @@ async def run(settings: Settings, services: Iterable[str] = SERVICES, embedded: 
     nc = await connect(settings, url)
     js = nc.jetstream()
     if parent_pid() is None:  # a worker process of `up` finds them declared (and must not undo an operator's limits)
-        await ensure_streams(js, settings)
+        await declare(js, settings, _waiting)
     config = await startup_config(await config_bucket(js, settings), config, settings.data / "configs", publish, by="switchboard up")
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     nats_sync_always: bool = False
     # streams
     replicas: int = Field(default=1, ge=1, le=5)
+    # start-up: how long to wait for JetStream to answer (a cluster still electing its meta leader) before failing
+    jetstream_wait_s: float = Field(default=60.0, ge=0)
     dedup_horizon_hours: float = Field(default=72.0, gt=0)  # how long a delivery id is remembered
     retention_days: float = Field(default=30.0, gt=0)  # enriched items, queues, answers, dead letters
     # workers

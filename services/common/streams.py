@@ -1,4 +1,4 @@
-"""Every stream and KV bucket, declared in one place. Services call `ensure_streams` at start-up.
+"""Every stream and KV bucket, declared in one place. Services call `declare` at start-up.
 
 Item streams keep one message per subject (`<prefix>.<...>.<item id>`) and refuse a second
 (`discard_new_per_subject`), so a republish of the same item after a crash or a sender's
@@ -9,12 +9,16 @@ longer than any sender retries. `Nats-Msg-Id` dedup (2-minute window) sits on to
 
 from __future__ import annotations
 
+from typing import Callable
+
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 from nats.js.kv import KeyValue
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_delay, wait_exponential
 
 from services.common import names
+from services.common.errors import is_transient
 from services.common.settings import Settings
 
 HOUR = 3600.0
@@ -83,6 +87,24 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     await config_bucket(js, settings)
     await schedule_bucket(js, settings)
     await themes_bucket(js, settings)
+
+
+def jetstream_starting(exc: BaseException) -> bool:
+    """JetStream not answering yet: a 503 (a cluster without its meta leader, no responders) or a timeout."""
+    return isinstance(exc, ServiceUnavailableError) or is_transient(exc)
+
+
+async def declare(js: JetStreamContext, settings: Settings,
+                  waiting: Callable[[RetryCallState], None] | None = None) -> None:
+    """`ensure_streams`, retried while JetStream is starting (a fresh cluster electing its meta leader, which
+    Kubernetes or compose start at the same time as the services) for up to `jetstream_wait_s`; then the error.
+    `waiting` is told of each retry. Any other error (a config the server refuses) fails at once."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(jetstream_starting), stop=stop_after_delay(settings.jetstream_wait_s),
+        wait=wait_exponential(0.2, max=3), before_sleep=waiting, reraise=True,
+    ):
+        with attempt:
+            await ensure_streams(js, settings)
 
 
 async def _bucket(
