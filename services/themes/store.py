@@ -51,7 +51,10 @@ class ThemeStore:
         self._creating: dict[str, asyncio.Lock] = {}
         self._latest: dict[str, tuple[Theme, int]] = {}  # the newest revision of each theme seen here
 
-    def _remember(self, theme: Theme, revision: int) -> None:
+    def _seen(self, theme: Theme, revision: int) -> None:
+        """A theme at a revision, from the watch or this process's own write: into the cache, and the start of
+        the next join when it is the newest revision known here."""
+        self.cache.apply(theme)
         known = self._latest.get(theme.id)
         if known is None or revision > known[1]:  # the watch may bring an older revision after our own write
             self._latest[theme.id] = (theme, revision)
@@ -80,9 +83,7 @@ class ThemeStore:
 
     def _on_entry(self, entry: KeyValue.Entry) -> None:
         if entry.value:
-            theme = Theme.model_validate_json(entry.value)
-            self.cache.apply(theme)
-            self._remember(theme, entry.revision or 0)
+            self._seen(Theme.model_validate_json(entry.value), entry.revision or 0)
         else:  # deleted or purged: read it again when it is needed
             self._latest.pop(entry.key.split(".", 1)[-1], None)
 
@@ -191,8 +192,7 @@ class ThemeStore:
             except KeyWrongLastSequenceError:
                 fresh = True
                 continue
-            self.cache.apply(current)
-            self._remember(current, written)
+            self._seen(current, written)
             return steps
         raise ThemeConflict(theme_id)
 
@@ -225,8 +225,7 @@ class ThemeStore:
             if found is None:
                 return None
             theme, revision = found
-        self.cache.apply(theme)
-        self._remember(theme, revision)  # the next join starts from it without waiting for the watch
+        self._seen(theme, revision)  # the next join starts from it without waiting for the watch
         log.debug("theme.created", id=theme.id, area=area, label=theme.label)
         return theme
 
